@@ -1,0 +1,39 @@
+# The two commands of the README: `make demo` (the local iris demo) and `make test` (everything CI
+# runs). Both build the locked environments first; nothing else needs to be installed by hand.
+PYTHON ?= python3.11
+VENV := .venv
+AIRFLOW2_VENV := .venv-airflow2
+
+.PHONY: setup demo test lint typecheck unit clean
+
+setup: $(VENV)/.installed $(AIRFLOW2_VENV)/.installed
+
+$(VENV)/.installed: requirements/lock.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --no-deps -r requirements/lock.txt
+	$(VENV)/bin/pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+# Amazon MWAA also runs Airflow 2.11: the loader is tested against it in its own environment.
+$(AIRFLOW2_VENV)/.installed: requirements/airflow2.lock
+	$(PYTHON) -m venv $(AIRFLOW2_VENV)
+	$(AIRFLOW2_VENV)/bin/pip install --quiet --no-deps -r requirements/airflow2.lock
+	touch $@
+
+demo: $(VENV)/.installed
+	bash examples/iris/demo.sh
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check liminal_pulumi infra dags tests benchmarks examples policy
+	$(VENV)/bin/ruff format --check liminal_pulumi infra dags tests benchmarks examples policy
+
+typecheck: $(VENV)/.installed
+	$(VENV)/bin/mypy
+
+unit: setup
+	$(VENV)/bin/pytest
+
+test: lint typecheck unit
+
+clean:
+	rm -rf $(VENV) $(AIRFLOW2_VENV) .liminal examples/iris/.liminal
