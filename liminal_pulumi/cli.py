@@ -26,40 +26,169 @@ PathArg = typer.Argument(..., help="A folder of liminal.yml files, or one limina
 @app.command()
 def validate(path: Path = PathArg, format: str = typer.Option("text", help="text or json")) -> None:
     """Validate liminal.yml files and summarise them; every error is located (file:line:col)."""
-    raise NotImplementedError  # filled by the DSL work
+    import json
+
+    from liminal_pulumi.diagnostics import LiminalConfigError
+    from liminal_pulumi.loader import load_project_with_warnings
+    from liminal_pulumi.summary import error_text, result_json, summary_text
+
+    if format not in ("text", "json"):
+        typer.echo(f"error: --format must be text or json, got {format!r}", err=True)
+        raise typer.Exit(2)
+    try:
+        project, warnings = load_project_with_warnings(path)
+    except LiminalConfigError as error:
+        if format == "json":
+            typer.echo(json.dumps(result_json(None, error.diagnostics), indent=2))
+        else:
+            typer.echo(error_text(error), err=True)
+        raise typer.Exit(2) from None
+    if format == "json":
+        typer.echo(json.dumps(result_json(project, warnings), indent=2))
+    else:
+        typer.echo(summary_text(project, warnings))
 
 
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of liminal.yml, for editors (yaml-language-server)."""
-    raise NotImplementedError  # filled by the DSL work
+    import json
+
+    from liminal_pulumi.schema import liminal_schema
+
+    typer.echo(json.dumps(liminal_schema(), indent=2))
 
 
 # --- run (local Airflow) ------------------------------------------------------------------------
 @app.command()
-def run(path: Path = PathArg) -> None:
+def run(
+    path: Path = PathArg,
+    pipeline: str | None = typer.Option(None, "--pipeline", help="Run only this pipeline."),
+    conf: str | None = typer.Option(
+        None, "--conf", help="JSON object given to the DAG run as its conf."
+    ),
+) -> None:
     """Run the project's pipelines with real Airflow on this machine."""
-    raise NotImplementedError  # filled by the DAG work
+    from liminal_pulumi.local_run import main
+
+    raise typer.Exit(main(path, pipeline, conf))
 
 
 # --- serve / build (serving and images) ---------------------------------------------------------
-@app.command()
-def serve(path: Path = PathArg) -> None:
-    """Serve a project's service locally under gunicorn."""
-    raise NotImplementedError  # filled by the serving work
+ServiceOption = typer.Option(None, help="The service to serve (needed if there are several).")
+PortOption = typer.Option(None, min=1, max=65535, help="Port (default: the service's port).")
+HostOption = typer.Option("127.0.0.1", help="Address to listen on.")
+BuildOutOption = typer.Option(
+    None, "--out", help="Folder for the build contexts (default: <project>/.liminal/build)."
+)
+BuildImageOption = typer.Option([], "--image", help="Only this image tag (repeatable).")
 
 
 @app.command()
-def build(path: Path = PathArg) -> None:
+def serve(
+    path: Path = PathArg,
+    service: str | None = ServiceOption,
+    port: int | None = PortOption,
+    host: str = HostOption,
+) -> None:
+    """Serve a project's service locally under gunicorn, with the local model store."""
+    from liminal_pulumi.diagnostics import LiminalConfigError
+    from liminal_pulumi.loader import load_project
+    from liminal_pulumi.serve import ServeError, exec_server, plan_local_serve
+    from liminal_pulumi.summary import error_text
+
+    try:
+        plan = plan_local_serve(load_project(path), service, port=port, host=host)
+        typer.echo(f"serving {plan.service.service} at {plan.url} (Ctrl-C stops it)", err=True)
+        exec_server(plan)
+    except LiminalConfigError as error:
+        typer.echo(error_text(error), err=True)
+        raise typer.Exit(2) from None
+    except ServeError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def build(
+    path: Path = PathArg,
+    out: Path | None = BuildOutOption,
+    image: list[str] = BuildImageOption,
+) -> None:
     """Write reproducible image build contexts (Dockerfiles) for the project's images."""
-    raise NotImplementedError  # filled by the serving work
+    from liminal_pulumi import defaults
+    from liminal_pulumi.diagnostics import LiminalConfigError
+    from liminal_pulumi.images import ImageBuildError, write_build_context
+    from liminal_pulumi.loader import load_project
+    from liminal_pulumi.summary import error_text
+
+    try:
+        project = load_project(path)
+    except LiminalConfigError as error:
+        typer.echo(error_text(error), err=True)
+        raise typer.Exit(2) from None
+    out_dir = out if out is not None else project.root / defaults.LOCAL_STATE_DIR / "build"
+    # Secret files never enter a context, even when they sit in an image's source folder.
+    secret_files = [
+        secret.local_path_file
+        for file in project.files
+        for secret in file.secrets
+        if secret.local_path_file is not None
+    ]
+    images = {(f.path, i.image): i for f in project.files for i in f.images}
+    unknown = sorted(set(image) - {tag for _, tag in images})
+    if unknown:
+        typer.echo(f"error: no image {', '.join(unknown)} in {project.root}", err=True)
+        raise typer.Exit(2)
+    for (file, tag), declared in sorted(images.items(), key=lambda item: item[0][1]):
+        if image and tag not in image:
+            continue
+        try:
+            context = write_build_context(declared, out_dir, exclude=secret_files)
+        except ImageBuildError as error:
+            typer.echo(f"error: {file}: {error}", err=True)
+            raise typer.Exit(2) from None
+        typer.echo(f"{tag}: {context}")
+
+
+PlanDiffOption = typer.Option(
+    None, "--diff", help="A plan JSON to compare with: show what is added, removed, changed."
+)
 
 
 # --- plan (the AWS stack, offline) --------------------------------------------------------------
 @app.command()
-def plan(path: Path = PathArg) -> None:
+def plan(
+    path: Path = PathArg,
+    stack: str = typer.Option("dev", help="Stack whose stacks/Pulumi.<stack>.yaml applies."),
+    json_output: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
+    diff: Path | None = PlanDiffOption,
+) -> None:
     """Show the resources a stack would hold, evaluated offline under the Pulumi SDK's mocks."""
-    raise NotImplementedError  # filled by the infra work
+    from rich.console import Console
+
+    from liminal_pulumi.diagnostics import LiminalConfigError
+    from liminal_pulumi.plan import Plan, PlanError, diff_plans, render_diff, render_text, run_plan
+
+    try:
+        old = Plan.from_json(diff.read_text()) if diff else None
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        typer.echo(f"error: {diff}: not a plan JSON ({error})", err=True)
+        raise typer.Exit(2) from None
+    try:
+        result = run_plan(path, stack)
+    except (PlanError, LiminalConfigError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    if old is not None:
+        changes = diff_plans(old, result)
+        typer.echo(changes.to_json() if json_output else "\n".join(render_diff(changes)))
+    elif json_output:
+        typer.echo(result.to_json(), nl=False)
+    else:
+        console = Console(width=120)
+        for renderable in render_text(result):
+            console.print(renderable)
 
 
 if __name__ == "__main__":

@@ -51,6 +51,20 @@ HEALTHCHECK_PATH = "/healthcheck"
 READINESS_PATH = "/ready"
 METRICS_PATH = "/metrics"
 
+# --- Images (liminal build, the registry component) ------------------------------------------
+# Pinned by tag (Python minor version + Debian release); a digest pin is the next step.
+PYTHON_BASE_IMAGE = "python:{python_version}-slim-bookworm"
+# The server runs this package: python_server images need the Python it requires.
+PYTHON_SERVER_MIN_VERSION = (3, 11)
+IMAGE_USER = "liminal"
+IMAGE_UID = 10001
+IMAGE_APP_DIR = "/app"
+IMAGE_LIMINAL_DIR = "/opt/liminal"
+# Spark images: a Java runtime from the base image's Debian release, and pyspark (whose
+# spark-submit runs the job) unless the image's requirements.txt names its own.
+SPARK_JAVA_PACKAGE = "openjdk-17-jre-headless"
+SPARK_PYSPARK_REQUIREMENT = "pyspark==3.5.3"
+
 # --- Airflow ---------------------------------------------------------------------------------
 AIRFLOW_VERSION = "3.0.6"
 SUPPORTED_AIRFLOW_VERSIONS = ("2.11.0", "3.0.6")
@@ -58,3 +72,83 @@ SUPPORTED_AIRFLOW_VERSIONS = ("2.11.0", "3.0.6")
 # --- Local runtime ---------------------------------------------------------------------------
 LOCAL_STATE_DIR = ".liminal"
 LOCAL_VOLUMES_DIR = "volumes"
+
+# --- AWS stack settings (infra/settings.py; config namespace `liminal`) -----------------------
+STACK_PROJECT = "examples/iris"
+STACK_REGION = "us-east-1"
+MWAA_ENVIRONMENT_CLASSES = (
+    "mw1.micro",
+    "mw1.small",
+    "mw1.medium",
+    "mw1.large",
+    "mw1.xlarge",
+    "mw1.2xlarge",
+)
+MWAA_ENVIRONMENT_CLASS = "mw1.small"
+MWAA_MIN_WORKERS = 1
+MWAA_MAX_WORKERS = 2
+NODE_INSTANCE_TYPES = ("t3.large",)
+NODE_MIN_SIZE = 1
+NODE_DESIRED_SIZE = 2
+NODE_MAX_SIZE = 3
+KUBERNETES_VERSION = "1.33"
+NAT_STRATEGIES = ("single", "per_az")
+NAT_STRATEGY = "single"
+VPC_CIDR = "10.0.0.0/16"
+SERVICE_EXPOSURES = ("cluster_ip", "internal_load_balancer", "public_load_balancer")
+SERVICE_EXPOSURE = "cluster_ip"
+
+# --- AWS stack: registry, services, promotion -------------------------------------------------
+ECR_KEEP_TAGGED_IMAGES = 30
+ECR_UNTAGGED_EXPIRY_DAYS = 7
+IMAGE_PLATFORM = "linux/amd64"
+SERVICE_LB_PORT = 80
+SERVICE_TARGET_CPU_UTILIZATION = 70
+SERVICE_RUN_AS_USER = 10001
+KUBECONFIG_FILE_NAME = "kube_config.yaml"
+PROMOTION_IMAGE_REFS_OUTPUT = "imageRefs"
+PROMOTION_REVISION_OUTPUT = "projectRevision"
+
+# --- AWS components (infra/components, infra/plans) -------------------------------------------
+AZ_COUNT = 2
+FLOW_LOG_RETENTION_DAYS = 90
+AIRFLOW_LOG_LEVEL = "INFO"
+EKS_CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+NODE_DISK_SIZE_GIB = 50
+NODE_METADATA_HOP_LIMIT = 2  # EKS's own default: pods on the host network still reach IMDSv2
+EFS_CSI_ADDON = "aws-efs-csi-driver"
+EFS_ROOT_DIRECTORY = "/liminal"
+EFS_POSIX_UID = 10001
+EFS_POSIX_GID = 10001
+EFS_ROOT_PERMISSIONS = "0750"
+EFS_STORAGE_CLASS = "liminal-efs"
+EFS_VOLUME_CAPACITY = "100Gi"  # EFS is elastic; Kubernetes only requires a figure
+KMS_DELETION_WINDOW_DAYS = 30
+MWAA_DAGS_FOLDER = "dags"
+MWAA_REQUIREMENTS_KEY = "requirements.txt"
+MWAA_LOCAL_DAGS_PATH = "/usr/local/airflow/dags"  # where MWAA syncs the dags folder
+MWAA_LIMINAL_HOME = f"{MWAA_LOCAL_DAGS_PATH}/liminal"
+MWAA_WEBSERVER_ACCESS_MODE = "PRIVATE_ONLY"
+# Python that MWAA runs for each Airflow version (picks the matching constraints file).
+MWAA_PYTHON_BY_AIRFLOW_VERSION = {"2.10.3": "3.11", "2.11.0": "3.11", "3.0.6": "3.12"}
+# What the DAG loader needs beyond MWAA's image; resolved under the version's constraints.
+MWAA_EXTRA_REQUIREMENTS = ("apache-airflow-providers-cncf-kubernetes",)
+AIRFLOW_CONSTRAINTS_URL = (
+    "https://raw.githubusercontent.com/apache/airflow/"
+    "constraints-{airflow_version}/constraints-{python_version}.txt"
+)
+
+# --- DAGs (loader, builder, local run) --------------------------------------------------------
+DAG_TAG = "liminal"
+DEFAULT_DAG_OWNER = "airflow"
+# A liminal task that needs two Airflow tasks (EMR step, CloudFormation stack) waits in this one.
+SENSOR_TASK_SUFFIX = "_wait"
+# Written beside a project's liminal.yml files when it is deployed; read by the DAG loader.
+COMPILED_FILE_NAME = "liminal.compiled.json"
+# Where the loader looks for projects when neither LIMINAL_HOME nor [core] liminal_home is set:
+# this folder beside the loader, in the DAGs folder.
+LIMINAL_HOME_DIR = "liminal"
+LIMINAL_HOME_ENV = "LIMINAL_HOME"
+CLOUDWATCH_DIMENSION = "ApplicationName"
+LOCAL_AIRFLOW_DIR = "airflow"  # under LOCAL_STATE_DIR: the local run's AIRFLOW_HOME
+LOCAL_LOG_TAIL_LINES = 40

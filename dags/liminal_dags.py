@@ -1,0 +1,161 @@
+"""The liminal DAG loader: every pipeline of every liminal project under the liminal home.
+
+Airflow (MWAA or local) imports this file from its DAGs folder. It finds the liminal home
+(environment variable LIMINAL_HOME, else Airflow's option `[core] liminal_home`, else a
+`liminal/` folder beside this file), reads each project's compiled form (written once when the
+project is deployed, see `liminal_pulumi.compiled`) and builds one DAG per pipeline. A project
+without an up-to-date compiled form is validated from its YAML here instead: slower, same result.
+
+A broken liminal.yml registers none of its DAGs and shows in Airflow as an import error of this
+file naming the liminal.yml and its located errors; every other file's DAGs still load. Parsing
+neither writes files nor reads the Airflow database.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from airflow.exceptions import AirflowException
+
+from liminal_pulumi import compiled, defaults
+from liminal_pulumi.dag_builder import DAG, build_dag
+from liminal_pulumi.dag_plan import plan_file
+from liminal_pulumi.deployment import DeploymentFacts
+from liminal_pulumi.discovery import discover
+
+HERE = Path(__file__).resolve().parent
+
+
+def liminal_home() -> Path:
+    home = os.environ.get(defaults.LIMINAL_HOME_ENV)
+    if not home:
+        from airflow.configuration import conf
+
+        home = conf.get("core", "liminal_home", fallback=None)
+    return Path(home) if home else HERE / defaults.LIMINAL_HOME_DIR
+
+
+class LiminalFileError(AirflowException):
+    """Some liminal.yml files could not be loaded (the message locates every error)."""
+
+
+class BrokenLiminalFiles(DAG):
+    """Stands for the liminal.yml files that could not be loaded.
+
+    Airflow (2.11 and 3.0, `DagBag._process_modules`) validates each DAG of a DAG file before
+    bagging it and records any exception as an import error of the file while keeping the file's
+    other DAGs; this DAG always fails that validation with the located errors, so they show in
+    Airflow's import errors.
+    """
+
+    def validate(self) -> None:  # type: ignore[override]
+        raise LiminalFileError(self.description or "liminal: broken liminal.yml files")
+
+
+def _units(home: Path) -> list[tuple[Path, dict | None]]:
+    """The projects under home: (root, compiled data if current) in a stable order.
+
+    A folder with a compiled form is one project. liminal.yml files outside those are grouped by
+    their top-level folder under home; a file directly in home stands alone.
+    """
+    units: list[tuple[Path, dict | None]] = []
+    compiled_roots: list[Path] = []
+    for folder, subfolders, files in os.walk(home):
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
+        if defaults.COMPILED_FILE_NAME in files:
+            root = Path(folder)
+            data = compiled.read_compiled(root / defaults.COMPILED_FILE_NAME)
+            current = data is not None and compiled.is_current(data, root)
+            units.append((root, data if current else None))
+            compiled_roots.append(root)
+            subfolders[:] = []  # the project's own tree
+    loose: dict[Path, None] = {}
+    for path in discover(home) if home.is_dir() else []:
+        if any(path.is_relative_to(r) for r in compiled_roots):
+            continue
+        top = home / path.relative_to(home).parts[0]
+        loose[top if top.is_dir() else path] = None
+    units.extend((root, None) for root in loose)
+    return units
+
+
+def _load(root: Path, data: dict | None, errors: dict[str, list[str]]) -> list:
+    """The model's sub files of one project; problems go to `errors` by liminal.yml path."""
+    if data is not None:
+        try:
+            return list(compiled.project_from_compiled(data, root).files)
+        except Exception as error:  # a damaged compiled form: validate the YAML instead
+            errors.setdefault(str(root / defaults.COMPILED_FILE_NAME), []).append(str(error))
+    from liminal_pulumi.diagnostics import LiminalConfigError
+
+    try:
+        from liminal_pulumi.loader import load_project
+
+        return list(load_project(root).files)
+    except LiminalConfigError as error:
+        broken = set()
+        for diagnostic in error.errors:
+            file = str(diagnostic.file or root)
+            broken.add(file)
+            errors.setdefault(file, []).append(str(diagnostic))
+    except Exception as error:
+        errors.setdefault(str(root), []).append(f"{type(error).__name__}: {error}")
+        return []
+    # one broken file must not hide its neighbours: load the others on their own
+    files = []
+    for path in discover(root) if root.is_dir() else []:
+        if str(path) in broken:
+            continue
+        try:
+            files.extend(load_project(path).files)
+        except Exception:  # it needs a broken file (its parent): already reported
+            errors.setdefault(str(path), []).append("not loaded: it depends on a broken file")
+    return files
+
+
+def load_dags() -> tuple[dict[str, DAG], dict[str, list[str]]]:
+    """DAG id -> DAG for every loadable pipeline, and liminal.yml path -> its error messages."""
+    facts = DeploymentFacts.read(HERE)
+    dags: dict[str, DAG] = {}
+    origin: dict[str, str] = {}
+    errors: dict[str, list[str]] = {}
+    home = liminal_home()
+    if not home.is_dir():
+        return dags, errors
+    for root, data in _units(home):
+        for file in _load(root, data, errors):
+            source = str(file.path)
+            try:
+                built = [build_dag(plan) for plan in plan_file(file, facts, HERE)]
+            except Exception as error:
+                errors.setdefault(source, []).append(f"{type(error).__name__}: {error}")
+                continue
+            clashes = [d.dag_id for d in built if d.dag_id in dags]
+            if clashes:
+                for dag_id in clashes:
+                    errors.setdefault(source, []).append(
+                        f"pipeline {dag_id} is already defined in {origin[dag_id]}"
+                    )
+                continue
+            for dag in built:
+                dags[dag.dag_id] = dag
+                origin[dag.dag_id] = source
+    return dags, errors
+
+
+def _error_report(errors: dict[str, list[str]]) -> str:
+    lines = [f"liminal: {len(errors)} liminal.yml file(s) not loaded, their DAGs are missing:"]
+    for source, messages in sorted(errors.items()):
+        lines.append(f"{source}:")
+        lines.extend(f"  {m}" for m in messages)
+    return "\n".join(lines)
+
+
+_dags, _errors = load_dags()
+# Airflow finds DAGs among the module's values; prefixed names never shadow this module's own
+globals().update({f"liminal_dag__{dag_id}": dag for dag_id, dag in _dags.items()})
+if _errors:
+    liminal_broken_files = BrokenLiminalFiles(
+        dag_id="liminal_broken_files", description=_error_report(_errors), schedule=None
+    )

@@ -1,0 +1,421 @@
+"""Airflow: an MWAA environment, its bucket and everything the DAG loader needs in it, an
+execution role scoped to this environment, and the way from MWAA to the cluster.
+
+Only the kubeconfig object, the cluster access entry, the cluster security group rule and the
+`eks:DescribeCluster` policy wait for the cluster; the environment itself needs only the
+network, the bucket and the role, so EKS and MWAA are created side by side.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.components._options import child, merged_tags, stateful
+from infra.plans import iam_policies
+from infra.plans.kubeconfig import eks_kubeconfig_yaml
+from infra.plans.mwaa_requirements import requirements_txt
+from liminal_pulumi import defaults
+from liminal_pulumi.deployment import FACTS_FILE_NAME
+
+DagFile = pulumi.Asset | Path | str | bytes
+WEBSERVER_ACCESS_MODES = ("PRIVATE_ONLY", "PUBLIC_ONLY")
+MWAA_SUBNET_COUNT = 2
+HTTPS_PORT = 443
+LOG_TYPES = (
+    "dag_processing_logs",
+    "scheduler_logs",
+    "task_logs",
+    "webserver_logs",
+    "worker_logs",
+)
+BUCKET_PREFIX_MAX = 37  # S3's limit for bucket_prefix
+
+
+@dataclass(frozen=True)
+class AirflowArgs:
+    environment_name: str
+    vpc_id: pulumi.Input[str]
+    private_subnet_ids: Sequence[pulumi.Input[str]]  # exactly two, in different AZs
+    cluster_name: pulumi.Input[str]
+    cluster_arn: pulumi.Input[str]
+    cluster_endpoint: pulumi.Input[str]
+    cluster_certificate_authority: pulumi.Input[str]
+    cluster_security_group_id: pulumi.Input[str]
+    region: str
+    # dags-folder-relative name -> file: an Asset, a path (Path or str) or the content (bytes)
+    dag_files: Mapping[str, DagFile] = field(default_factory=dict)
+    # JSON of liminal_pulumi.deployment.DeploymentFacts, uploaded beside the loader
+    deployment_facts: pulumi.Input[str] = "{}"
+    namespace: str = defaults.DEFAULT_NAMESPACE
+    airflow_version: str = defaults.AIRFLOW_VERSION
+    environment_class: str = defaults.MWAA_ENVIRONMENT_CLASS
+    min_workers: int = defaults.MWAA_MIN_WORKERS
+    max_workers: int = defaults.MWAA_MAX_WORKERS
+    webserver_access_mode: str = defaults.MWAA_WEBSERVER_ACCESS_MODE
+    liminal_home: str = defaults.MWAA_LIMINAL_HOME
+    requirements: Sequence[str] = defaults.MWAA_EXTRA_REQUIREMENTS
+    protect: bool = False
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def dags_key(relative: str) -> str:
+    """The S3 key of a file in the dags folder; refuses names that would escape it."""
+    path = PurePosixPath(relative.replace("\\", "/"))
+    if path.is_absolute() or not path.parts or ".." in path.parts:
+        raise ValueError(f"dag file name {relative!r} must be relative to the dags folder")
+    return f"{defaults.MWAA_DAGS_FOLDER}/{path.as_posix()}"
+
+
+def object_source(file: DagFile) -> dict[str, object]:
+    """BucketObjectv2 arguments that upload `file`."""
+    if isinstance(file, pulumi.Asset):
+        return {"source": file}
+    if isinstance(file, Path | str):
+        return {"source": pulumi.FileAsset(str(file))}
+    try:
+        return {"content": file.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {"content_base64": base64.b64encode(file).decode("ascii")}
+
+
+def airflow_configuration_options(args: AirflowArgs) -> dict[str, str]:
+    kubeconfig = f"{defaults.MWAA_LOCAL_DAGS_PATH}/{defaults.KUBECONFIG_FILE_NAME}"
+    return {
+        "core.liminal_home": args.liminal_home,
+        "kubernetes_executor.in_cluster": "False",
+        "kubernetes_executor.config_file": kubeconfig,
+        "kubernetes_executor.namespace": args.namespace,
+    }
+
+
+def validate(args: AirflowArgs) -> None:
+    from infra.plans.mwaa_requirements import mwaa_python_version
+
+    mwaa_python_version(args.airflow_version)
+    if len(args.private_subnet_ids) != MWAA_SUBNET_COUNT:
+        raise ValueError(
+            f"MWAA takes exactly {MWAA_SUBNET_COUNT} private subnets, "
+            f"got {len(args.private_subnet_ids)}"
+        )
+    if args.webserver_access_mode not in WEBSERVER_ACCESS_MODES:
+        raise ValueError(
+            f"webserver access mode {args.webserver_access_mode!r} is unknown: use one of "
+            f"{', '.join(WEBSERVER_ACCESS_MODES)}"
+        )
+    if not 1 <= args.min_workers <= args.max_workers:
+        raise ValueError(
+            f"MWAA workers: need 1 <= min ({args.min_workers}) <= max ({args.max_workers})"
+        )
+    if args.environment_class not in defaults.MWAA_ENVIRONMENT_CLASSES:
+        raise ValueError(
+            f"MWAA environment class {args.environment_class!r} is unknown: use one of "
+            f"{', '.join(defaults.MWAA_ENVIRONMENT_CLASSES)}"
+        )
+
+
+class Airflow(pulumi.ComponentResource):
+    webserver_url: pulumi.Output[str]
+    bucket_name: pulumi.Output[str]
+    bucket_arn: pulumi.Output[str]
+    environment_arn: pulumi.Output[str]
+    execution_role_arn: pulumi.Output[str]
+    security_group_id: pulumi.Output[str]
+    requirements_version: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: AirflowArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("liminal:aws:Airflow", name, None, opts)
+        validate(args)
+        keys = {relative: dags_key(relative) for relative in args.dag_files}
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        account_id = aws.get_caller_identity_output(opts=invoke).account_id
+        partition = aws.get_partition_output(opts=invoke).partition
+        env = args.environment_name
+
+        key = aws.kms.Key(
+            f"{name}-key",
+            description=f"Encrypts MWAA environment {env}, its bucket and its logs",
+            enable_key_rotation=True,
+            deletion_window_in_days=defaults.KMS_DELETION_WINDOW_DAYS,
+            policy=pulumi.Output.all(partition, account_id).apply(
+                lambda v: json.dumps(
+                    iam_policies.logs_kms_key_policy(
+                        partition=v[0], region=args.region, account_id=v[1]
+                    )
+                )
+            ),
+            tags=args.tags,
+            opts=stateful(self, args.protect),
+        )
+        bucket, bucket_ready, versioning = self._bucket(name, args, key)
+
+        requirements = aws.s3.BucketObjectv2(
+            f"{name}-requirements",
+            bucket=bucket.id,
+            key=defaults.MWAA_REQUIREMENTS_KEY,
+            content=requirements_txt(args.airflow_version, args.requirements),
+            content_type="text/plain",
+            # The object must be written after versioning is on, or it has no version id.
+            opts=child(self, depends_on=bucket_ready),
+        )
+        for relative, file in args.dag_files.items():
+            aws.s3.BucketObjectv2(
+                f"{name}-dag-{relative}",
+                bucket=bucket.id,
+                key=keys[relative],
+                **object_source(file),  # type: ignore[arg-type]
+                opts=child(self, depends_on=bucket_ready),
+            )
+        aws.s3.BucketObjectv2(
+            f"{name}-deployment-facts",
+            bucket=bucket.id,
+            key=dags_key(FACTS_FILE_NAME),
+            content=args.deployment_facts,
+            content_type="application/json",
+            opts=child(self, depends_on=bucket_ready),
+        )
+        aws.s3.BucketObjectv2(
+            f"{name}-kubeconfig",
+            bucket=bucket.id,
+            key=dags_key(defaults.KUBECONFIG_FILE_NAME),
+            content=pulumi.Output.all(
+                args.cluster_name, args.cluster_endpoint, args.cluster_certificate_authority
+            ).apply(
+                lambda v: eks_kubeconfig_yaml(
+                    cluster_name=v[0],
+                    endpoint=v[1],
+                    certificate_authority_data=v[2],
+                    region=args.region,
+                )
+            ),
+            content_type="application/yaml",
+            opts=child(self, depends_on=bucket_ready),
+        )
+
+        role, role_policy = self._execution_role(name, args, bucket.arn, key.arn, partition)
+        security_group = self._security_group(name, args)
+        self._cluster_access(name, args, role, security_group)
+
+        environment = aws.mwaa.Environment(
+            f"{name}-mwaa",
+            name=env,
+            airflow_version=args.airflow_version,
+            environment_class=args.environment_class,
+            min_workers=args.min_workers,
+            max_workers=args.max_workers,
+            execution_role_arn=role.arn,
+            kms_key=key.arn,
+            source_bucket_arn=bucket.arn,
+            dag_s3_path=defaults.MWAA_DAGS_FOLDER,
+            requirements_s3_path=requirements.key,
+            requirements_s3_object_version=requirements.version_id,
+            airflow_configuration_options=airflow_configuration_options(args),
+            webserver_access_mode=args.webserver_access_mode,
+            network_configuration=aws.mwaa.EnvironmentNetworkConfigurationArgs(
+                security_group_ids=[security_group.id],
+                subnet_ids=list(args.private_subnet_ids),
+            ),
+            logging_configuration=aws.mwaa.EnvironmentLoggingConfigurationArgs(
+                **{
+                    log_type: {"enabled": True, "log_level": defaults.AIRFLOW_LOG_LEVEL}
+                    for log_type in LOG_TYPES
+                }
+            ),
+            tags=args.tags,
+            opts=child(self, depends_on=[*bucket_ready, versioning, role_policy]),
+        )
+
+        self.webserver_url = environment.webserver_url
+        self.bucket_name = bucket.bucket
+        self.bucket_arn = bucket.arn
+        self.environment_arn = environment.arn
+        self.execution_role_arn = role.arn
+        self.security_group_id = security_group.id
+        self.requirements_version = requirements.version_id
+        self.register_outputs(
+            {
+                "webserver_url": self.webserver_url,
+                "bucket_name": self.bucket_name,
+                "bucket_arn": self.bucket_arn,
+                "environment_arn": self.environment_arn,
+                "execution_role_arn": self.execution_role_arn,
+                "security_group_id": self.security_group_id,
+                "requirements_version": self.requirements_version,
+            }
+        )
+
+    def _bucket(
+        self, name: str, args: AirflowArgs, key: aws.kms.Key
+    ) -> tuple[aws.s3.Bucket, list[pulumi.Resource], aws.s3.BucketVersioning]:
+        # MWAA only accepts buckets whose name starts with "airflow-".
+        prefix = f"airflow-{args.environment_name.lower()}"[: BUCKET_PREFIX_MAX - 1] + "-"
+        bucket = aws.s3.Bucket(
+            f"{name}-bucket",
+            bucket_prefix=prefix,
+            tags=args.tags,
+            opts=stateful(self, args.protect),
+        )
+        versioning = aws.s3.BucketVersioning(
+            f"{name}-versioning",
+            bucket=bucket.id,
+            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(
+                status="Enabled"
+            ),
+            opts=child(self),
+        )
+        encryption = aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-encryption",
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(  # noqa: E501
+                        sse_algorithm="aws:kms", kms_master_key_id=key.arn
+                    ),
+                    bucket_key_enabled=True,
+                )
+            ],
+            opts=child(self),
+        )
+        public_access = aws.s3.BucketPublicAccessBlock(
+            f"{name}-public-access",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child(self),
+        )
+        ownership = aws.s3.BucketOwnershipControls(
+            f"{name}-ownership",
+            bucket=bucket.id,
+            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+            opts=child(self),
+        )
+        policy = aws.s3.BucketPolicy(
+            f"{name}-tls-only",
+            bucket=bucket.id,
+            policy=bucket.arn.apply(lambda arn: json.dumps(iam_policies.bucket_tls_only_policy(arn))),
+            opts=child(self, depends_on=[public_access]),
+        )
+        return bucket, [versioning, encryption, public_access, ownership, policy], versioning
+
+    def _execution_role(
+        self,
+        name: str,
+        args: AirflowArgs,
+        bucket_arn: pulumi.Output[str],
+        key_arn: pulumi.Output[str],
+        partition: pulumi.Output[str],
+    ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+        account_id = aws.get_caller_identity_output(
+            opts=pulumi.InvokeOutputOptions(parent=self)
+        ).account_id
+        # The path stays "/": EKS access entries do not match role ARNs with a path.
+        role = aws.iam.Role(
+            f"{name}-execution",
+            path="/",
+            assume_role_policy=json.dumps(iam_policies.mwaa_execution_trust_policy()),
+            tags=args.tags,
+            opts=child(self),
+        )
+        policy = aws.iam.RolePolicy(
+            f"{name}-execution",
+            role=role.id,
+            policy=pulumi.Output.all(partition, account_id, bucket_arn, key_arn).apply(
+                lambda v: json.dumps(
+                    iam_policies.mwaa_execution_policy(
+                        partition=v[0],
+                        region=args.region,
+                        account_id=v[1],
+                        environment_name=args.environment_name,
+                        bucket_arn=v[2],
+                        kms_key_arn=v[3],
+                    )
+                )
+            ),
+            opts=child(self),
+        )
+        aws.iam.RolePolicy(
+            f"{name}-execution-cluster",
+            role=role.id,
+            policy=pulumi.Output.from_input(args.cluster_arn).apply(
+                lambda arn: json.dumps(iam_policies.mwaa_cluster_policy(arn))
+            ),
+            opts=child(self),
+        )
+        return role, policy
+
+    def _security_group(self, name: str, args: AirflowArgs) -> aws.ec2.SecurityGroup:
+        group = aws.ec2.SecurityGroup(
+            f"{name}-mwaa",
+            description=f"MWAA environment {args.environment_name}",
+            vpc_id=args.vpc_id,
+            tags=merged_tags(args.tags, Name=f"{name}-mwaa"),
+            opts=child(self),
+        )
+        # MWAA's own parts talk to each other through this group; without it no DAG is parsed.
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-mwaa-self",
+            security_group_id=group.id,
+            referenced_security_group_id=group.id,
+            ip_protocol="-1",
+            description="MWAA components among themselves",
+            opts=child(self),
+        )
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-mwaa-egress",
+            security_group_id=group.id,
+            cidr_ipv4="0.0.0.0/0",
+            ip_protocol="-1",
+            description="AWS APIs, the cluster endpoint and the package index",
+            opts=child(self),
+        )
+        return group
+
+    def _cluster_access(
+        self,
+        name: str,
+        args: AirflowArgs,
+        role: aws.iam.Role,
+        security_group: aws.ec2.SecurityGroup,
+    ) -> None:
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-mwaa-to-cluster",
+            security_group_id=args.cluster_security_group_id,
+            referenced_security_group_id=security_group.id,
+            ip_protocol="tcp",
+            from_port=HTTPS_PORT,
+            to_port=HTTPS_PORT,
+            description=f"Kubernetes API from MWAA {args.environment_name}",
+            opts=child(self),
+        )
+        entry = aws.eks.AccessEntry(
+            f"{name}-access-entry",
+            cluster_name=args.cluster_name,
+            principal_arn=role.arn,
+            type="STANDARD",
+            tags=args.tags,
+            opts=child(self),
+        )
+        aws.eks.AccessPolicyAssociation(
+            f"{name}-edit-namespace",
+            cluster_name=entry.cluster_name,
+            principal_arn=entry.principal_arn,
+            policy_arn=aws.get_partition_output(
+                opts=pulumi.InvokeOutputOptions(parent=self)
+            ).partition.apply(
+                lambda p: iam_policies.eks_access_policy_arn(iam_policies.EKS_EDIT_ACCESS_POLICY, p)
+            ),
+            access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(
+                type="namespace", namespaces=[args.namespace]
+            ),
+            opts=child(self),
+        )

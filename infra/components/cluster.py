@@ -1,0 +1,261 @@
+"""Cluster: EKS (pulumi-eks) with access entries, OIDC, KMS secrets, managed nodes on IMDSv2,
+the EFS CSI add-on with its IRSA role, and the namespace liminal workloads run in."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_eks as eks
+import pulumi_kubernetes as k8s
+
+from infra.components._options import child, stateful
+from infra.plans import iam_policies
+from liminal_pulumi import defaults
+
+
+@dataclass(frozen=True)
+class ClusterArgs:
+    vpc_id: pulumi.Input[str]
+    private_subnet_ids: Sequence[pulumi.Input[str]]
+    public_subnet_ids: Sequence[pulumi.Input[str]]
+    kubernetes_version: str = defaults.KUBERNETES_VERSION
+    instance_types: Sequence[str] = defaults.NODE_INSTANCE_TYPES
+    node_min_size: int = defaults.NODE_MIN_SIZE
+    node_desired_size: int = defaults.NODE_DESIRED_SIZE
+    node_max_size: int = defaults.NODE_MAX_SIZE
+    endpoint_public_access: bool = False
+    # Only used when the public endpoint is on; an empty list would mean the whole internet.
+    public_access_cidrs: Sequence[str] = ()
+    namespace: str = defaults.DEFAULT_NAMESPACE
+    protect: bool = False
+    tags: dict[str, str] = field(default_factory=dict)
+    # The EKS cluster's name; the component's name when left out.
+    cluster_name: str | None = None
+
+
+def kubeconfig_field(kubeconfig_json: str, key: str) -> str:
+    """The endpoint ('server') or CA ('certificate-authority-data') of pulumi-eks's kubeconfig."""
+    return str(json.loads(kubeconfig_json)["clusters"][0]["cluster"][key])
+
+
+class Cluster(pulumi.ComponentResource):
+    cluster_name: pulumi.Output[str]
+    cluster_arn: pulumi.Output[str]
+    endpoint: pulumi.Output[str]
+    certificate_authority: pulumi.Output[str]
+    oidc_provider_arn: pulumi.Output[str]
+    oidc_provider_url: pulumi.Output[str]
+    node_security_group_id: pulumi.Output[str]
+    cluster_security_group_id: pulumi.Output[str]
+    node_role_arn: pulumi.Output[str]
+    efs_csi_role_arn: pulumi.Output[str]
+    k8s_provider: k8s.Provider
+    namespace: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("liminal:aws:Cluster", name, None, opts)
+        if args.endpoint_public_access and not args.public_access_cidrs:
+            raise ValueError(
+                "a public cluster endpoint needs public_access_cidrs (the networks allowed in)"
+            )
+        eks_name = args.cluster_name or name
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        identity = aws.get_caller_identity_output(opts=invoke)
+        partition = aws.get_partition_output(opts=invoke)
+        region = aws.get_region_output(opts=invoke)
+
+        secrets_key = aws.kms.Key(
+            f"{name}-secrets",
+            description=f"Encrypts the Kubernetes secrets of {eks_name}",
+            enable_key_rotation=True,
+            deletion_window_in_days=defaults.KMS_DELETION_WINDOW_DAYS,
+            tags=args.tags,
+            opts=stateful(self, args.protect),
+        )
+        public_access: dict[str, Any] = {"endpoint_public_access": args.endpoint_public_access}
+        if args.endpoint_public_access:
+            public_access["public_access_cidrs"] = list(args.public_access_cidrs)
+        cluster = eks.Cluster(
+            f"{name}-eks",
+            name=eks_name,
+            version=args.kubernetes_version,
+            vpc_id=args.vpc_id,
+            private_subnet_ids=list(args.private_subnet_ids),
+            public_subnet_ids=list(args.public_subnet_ids),
+            endpoint_private_access=True,
+            **public_access,
+            authentication_mode=eks.AuthenticationMode.API,
+            create_oidc_provider=True,
+            encryption_config_key_arn=secrets_key.arn,
+            enabled_cluster_log_types=list(defaults.EKS_CONTROL_PLANE_LOG_TYPES),
+            skip_default_node_group=True,
+            tags=args.tags,
+            opts=child(self, protect=args.protect),
+        )
+        # The name as an output of the cluster, so whatever uses it waits for the cluster.
+        self.cluster_name = cluster.kubeconfig_json.apply(lambda _: eks_name)
+        self.cluster_arn = pulumi.Output.all(
+            partition.partition, region.region, identity.account_id, self.cluster_name
+        ).apply(lambda v: f"arn:{v[0]}:eks:{v[1]}:{v[2]}:cluster/{v[3]}")
+        self.endpoint = cluster.kubeconfig_json.apply(lambda k: kubeconfig_field(k, "server"))
+        self.certificate_authority = cluster.kubeconfig_json.apply(
+            lambda k: kubeconfig_field(k, "certificate-authority-data")
+        )
+        self.oidc_provider_arn = cluster.oidc_provider_arn
+        self.oidc_provider_url = cluster.oidc_provider_url
+        self.node_security_group_id = cluster.node_security_group_id
+        self.cluster_security_group_id = cluster.cluster_security_group_id
+        self.kubeconfig = pulumi.Output.secret(cluster.kubeconfig_json)
+
+        node_group = self._node_group(name, args, partition.partition)
+        self.efs_csi_role_arn = self._efs_csi_driver(name, args, partition.partition, node_group)
+
+        self.k8s_provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=self.kubeconfig,
+            enable_server_side_apply=True,
+            opts=child(self),
+        )
+        namespace = k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=args.namespace,
+                labels={
+                    # Pipeline images are the user's: enforce baseline, warn about restricted.
+                    "pod-security.kubernetes.io/enforce": "baseline",
+                    "pod-security.kubernetes.io/warn": "restricted",
+                    "app.kubernetes.io/managed-by": "liminal",
+                },
+            ),
+            opts=child(self, provider=self.k8s_provider),
+        )
+        self.namespace = namespace.metadata.apply(lambda m: m.name)
+
+        self.register_outputs(
+            {
+                "cluster_name": self.cluster_name,
+                "cluster_arn": self.cluster_arn,
+                "endpoint": self.endpoint,
+                "certificate_authority": self.certificate_authority,
+                "oidc_provider_arn": self.oidc_provider_arn,
+                "oidc_provider_url": self.oidc_provider_url,
+                "node_security_group_id": self.node_security_group_id,
+                "cluster_security_group_id": self.cluster_security_group_id,
+                "node_role_arn": self.node_role_arn,
+                "efs_csi_role_arn": self.efs_csi_role_arn,
+                "namespace": self.namespace,
+                "kubeconfig": self.kubeconfig,
+            }
+        )
+
+    def _node_group(
+        self, name: str, args: ClusterArgs, partition: pulumi.Output[str]
+    ) -> aws.eks.NodeGroup:
+        role = aws.iam.Role(
+            f"{name}-nodes",
+            assume_role_policy=json.dumps(iam_policies.node_trust_policy()),
+            tags=args.tags,
+            opts=child(self),
+        )
+        attachments = [
+            aws.iam.RolePolicyAttachment(
+                f"{name}-nodes-{policy}",
+                role=role.name,
+                policy_arn=partition.apply(
+                    lambda p, policy=policy: iam_policies.managed_policy_arn(policy, p)
+                ),
+                opts=child(self),
+            )
+            for policy in iam_policies.NODE_MANAGED_POLICIES
+        ]
+        template = aws.ec2.LaunchTemplate(
+            f"{name}-nodes",
+            description=f"Nodes of {name}: IMDSv2 only, encrypted root volume",
+            metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
+                http_endpoint="enabled",
+                http_tokens="required",
+                http_put_response_hop_limit=defaults.NODE_METADATA_HOP_LIMIT,
+            ),
+            block_device_mappings=[
+                aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
+                    device_name="/dev/xvda",
+                    ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
+                        volume_size=defaults.NODE_DISK_SIZE_GIB,
+                        volume_type="gp3",
+                        encrypted="true",
+                        delete_on_termination="true",
+                    ),
+                )
+            ],
+            vpc_security_group_ids=[self.node_security_group_id],
+            tag_specifications=[
+                aws.ec2.LaunchTemplateTagSpecificationArgs(
+                    resource_type="instance", tags={**args.tags, "Name": f"{name}-node"}
+                )
+            ],
+            tags=args.tags,
+            opts=child(self),
+        )
+        self.node_role_arn = role.arn
+        return aws.eks.NodeGroup(
+            f"{name}-nodes",
+            cluster_name=self.cluster_name,
+            node_role_arn=role.arn,
+            subnet_ids=list(args.private_subnet_ids),
+            instance_types=list(args.instance_types),
+            scaling_config=aws.eks.NodeGroupScalingConfigArgs(
+                min_size=args.node_min_size,
+                desired_size=args.node_desired_size,
+                max_size=args.node_max_size,
+            ),
+            launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
+                id=template.id, version=template.latest_version.apply(str)
+            ),
+            update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
+            tags=args.tags,
+            opts=child(self, depends_on=attachments),
+        )
+
+    def _efs_csi_driver(
+        self,
+        name: str,
+        args: ClusterArgs,
+        partition: pulumi.Output[str],
+        node_group: aws.eks.NodeGroup,
+    ) -> pulumi.Output[str]:
+        role = aws.iam.Role(
+            f"{name}-efs-csi",
+            assume_role_policy=pulumi.Output.all(
+                self.oidc_provider_arn, self.oidc_provider_url
+            ).apply(lambda v: json.dumps(iam_policies.efs_csi_irsa_trust_policy(v[0], v[1]))),
+            tags=args.tags,
+            opts=child(self),
+        )
+        attachment = aws.iam.RolePolicyAttachment(
+            f"{name}-efs-csi",
+            role=role.name,
+            policy_arn=partition.apply(
+                lambda p: iam_policies.managed_policy_arn(iam_policies.EFS_CSI_MANAGED_POLICY, p)
+            ),
+            opts=child(self),
+        )
+        aws.eks.Addon(
+            f"{name}-efs-csi",
+            cluster_name=self.cluster_name,
+            addon_name=defaults.EFS_CSI_ADDON,
+            service_account_role_arn=role.arn,
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="PRESERVE",
+            tags=args.tags,
+            # The driver's pods need nodes to run on, or the add-on never becomes active.
+            opts=child(self, depends_on=[node_group, attachment]),
+        )
+        return role.arn

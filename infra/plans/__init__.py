@@ -1,0 +1,1 @@
+"""Pure planning functions for the AWS components: layouts, names and policy documents."""

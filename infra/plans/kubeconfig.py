@@ -1,0 +1,71 @@
+"""The kubeconfig MWAA's pod operator uses to reach the cluster.
+
+Its user runs `aws eks get-token` with whatever credentials the process has (on MWAA, the
+execution role), so the file holds no secret and the role's access entry decides what it may do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+EXEC_API_VERSION = "client.authentication.k8s.io/v1beta1"
+
+
+def eks_kubeconfig(
+    *, cluster_name: str, endpoint: str, certificate_authority_data: str, region: str
+) -> dict[str, Any]:
+    context = f"{cluster_name}@{region}"
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": cluster_name,
+                "cluster": {
+                    "server": endpoint,
+                    "certificate-authority-data": certificate_authority_data,
+                },
+            }
+        ],
+        "contexts": [{"name": context, "context": {"cluster": cluster_name, "user": context}}],
+        "current-context": context,
+        "preferences": {},
+        "users": [
+            {
+                "name": context,
+                "user": {
+                    "exec": {
+                        "apiVersion": EXEC_API_VERSION,
+                        "command": "aws",
+                        "args": [
+                            "eks",
+                            "get-token",
+                            "--cluster-name",
+                            cluster_name,
+                            "--region",
+                            region,
+                            "--output",
+                            "json",
+                        ],
+                        "interactiveMode": "Never",
+                    }
+                },
+            }
+        ],
+    }
+
+
+def eks_kubeconfig_yaml(
+    *, cluster_name: str, endpoint: str, certificate_authority_data: str, region: str
+) -> str:
+    return yaml.safe_dump(
+        eks_kubeconfig(
+            cluster_name=cluster_name,
+            endpoint=endpoint,
+            certificate_authority_data=certificate_authority_data,
+            region=region,
+        ),
+        sort_keys=False,
+    )

@@ -1,0 +1,80 @@
+"""ECR layout for a project's images: repository names, lifecycle policy, content-hash tags."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+from liminal_pulumi import defaults
+
+
+def image_name(image_tag: str) -> str:
+    """The repository part of a liminal.yml image (`myorg/app:1.0` -> `myorg/app`)."""
+    last = image_tag.rsplit("/", 1)[-1]
+    if ":" in last:
+        return image_tag[: len(image_tag) - len(last)] + last.split(":", 1)[0]
+    return image_tag
+
+
+def repository_name(prefix: str, image_tag: str) -> str:
+    """An ECR repository name: lowercase, `[a-z0-9._/-]`, namespaced by the stack's prefix."""
+    name = re.sub(r"[^a-z0-9._/-]+", "-", f"{prefix}/{image_name(image_tag)}".lower())
+    return re.sub(r"/+", "/", name).strip("-/")
+
+
+def resource_slug(image_tag: str) -> str:
+    """A logical resource name for an image (`myorg/app` -> `myorg-app`)."""
+    return re.sub(r"[^a-z0-9]+", "-", image_name(image_tag).lower()).strip("-")
+
+
+def lifecycle_policy(
+    keep_tagged: int = defaults.ECR_KEEP_TAGGED_IMAGES,
+    untagged_expiry_days: int = defaults.ECR_UNTAGGED_EXPIRY_DAYS,
+) -> str:
+    """Expire untagged layers quickly and keep the newest tagged images (the rollback window)."""
+    rules = [
+        {
+            "rulePriority": 1,
+            "description": f"expire untagged images after {untagged_expiry_days} days",
+            "selection": {
+                "tagStatus": "untagged",
+                "countType": "sinceImagePushed",
+                "countUnit": "days",
+                "countNumber": untagged_expiry_days,
+            },
+            "action": {"type": "expire"},
+        },
+        {
+            # ECR requires the `any` rule to have the lowest priority (highest number).
+            "rulePriority": 2,
+            "description": f"keep the newest {keep_tagged} images",
+            "selection": {
+                "tagStatus": "any",
+                "countType": "imageCountMoreThan",
+                "countNumber": keep_tagged,
+            },
+            "action": {"type": "expire"},
+        },
+    ]
+    return json.dumps({"rules": rules}, indent=2, sort_keys=True)
+
+
+def context_digest(context: Path) -> str:
+    """A content hash of a build context: same files, same tag, so immutable tags never clash."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in context.rglob("*") if p.is_file()):
+        relative = path.relative_to(context).as_posix()
+        digest.update(relative.encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def image_tag_for(context: Path) -> str:
+    return context_digest(context)[:20]
+
+
+def is_digest_ref(ref: str) -> bool:
+    """`repo@sha256:<64 hex>` (optionally with a tag before the `@`)."""
+    return re.fullmatch(r"[^@\s]+@sha256:[0-9a-f]{64}", ref) is not None

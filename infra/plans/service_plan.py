@@ -1,0 +1,235 @@
+"""Kubernetes objects for a liminal.yml service, as plain dicts the Services component applies.
+
+Every function is pure: it takes the model's `Service`, the image reference to run (a string, or
+a Pulumi output when called from the component), the volume -> claim names and the namespace.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from liminal_pulumi import defaults
+from liminal_pulumi.model import Service
+
+EXPOSURE_SERVICE_TYPES = {
+    "cluster_ip": "ClusterIP",
+    "internal_load_balancer": "LoadBalancer",
+    "public_load_balancer": "LoadBalancer",
+}
+# Both the AWS Load Balancer Controller's annotation and the in-tree one, so the scheme is right
+# whichever controller handles the Service.
+EXPOSURE_ANNOTATIONS = {
+    "cluster_ip": {},
+    "internal_load_balancer": {
+        "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal",
+        "service.beta.kubernetes.io/aws-load-balancer-internal": "true",
+        "service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
+    },
+    "public_load_balancer": {
+        "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing",
+        "service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
+    },
+}
+PORT_NAME = "http"
+TMP_VOLUME = "tmp"
+
+
+def k8s_name(name: str) -> str:
+    """A DNS-1123 label from a liminal.yml name (`my_server` -> `my-server`)."""
+    label = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")
+    return label[:63].rstrip("-") or "service"
+
+
+def volume_name(volume: str) -> str:
+    return k8s_name(f"vol-{volume}")
+
+
+def labels(service: Service) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": k8s_name(service.service),
+        "app.kubernetes.io/part-of": "liminal",
+        "app.kubernetes.io/component": "model-server",
+        "app.kubernetes.io/managed-by": "pulumi",
+    }
+
+
+def selector(service: Service) -> dict[str, str]:
+    return {"app.kubernetes.io/name": k8s_name(service.service)}
+
+
+def metadata(service: Service, namespace: Any) -> dict[str, Any]:
+    return {"name": k8s_name(service.service), "namespace": namespace, "labels": labels(service)}
+
+
+def _probe(path: str, period: int, failures: int) -> dict[str, Any]:
+    return {
+        "httpGet": {"path": path, "port": PORT_NAME},
+        "periodSeconds": period,
+        "timeoutSeconds": 5,
+        "failureThreshold": failures,
+    }
+
+
+def container_spec(
+    service: Service,
+    image: Any,
+    command: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    env = [{"name": key, "value": value} for key, value in sorted(service.env_vars.items())]
+    mounts = [
+        {
+            "name": volume_name(mount.volume),
+            "mountPath": mount.path,
+            "readOnly": True,  # services read the model store; only pipelines write it
+            **({"subPath": mount.sub_path} if mount.sub_path else {}),
+        }
+        for mount in service.mounts
+    ]
+    # The root filesystem is read-only: gunicorn's worker heartbeat files go to a memory tmpfs.
+    mounts.append({"name": TMP_VOLUME, "mountPath": "/tmp"})
+    container: dict[str, Any] = {
+        "name": "server",
+        "image": image,
+        "imagePullPolicy": "IfNotPresent",
+        "ports": [{"name": PORT_NAME, "containerPort": service.port, "protocol": "TCP"}],
+        "env": env,
+        "resources": {
+            "requests": {"cpu": service.cpu, "memory": service.memory},
+            "limits": {"cpu": service.cpu, "memory": service.memory},
+        },
+        "readinessProbe": _probe(defaults.READINESS_PATH, period=5, failures=3),
+        "livenessProbe": {
+            **_probe(defaults.HEALTHCHECK_PATH, period=15, failures=4),
+            "initialDelaySeconds": 10,
+        },
+        "startupProbe": _probe(defaults.HEALTHCHECK_PATH, period=5, failures=24),
+        "volumeMounts": mounts,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+    }
+    if command:
+        container["command"] = list(command)
+    return container
+
+
+def pod_volumes(service: Service, claims: Mapping[str, Any]) -> list[dict[str, Any]]:
+    seen: dict[str, dict[str, Any]] = {}
+    for mount in service.mounts:
+        seen.setdefault(
+            mount.volume,
+            {
+                "name": volume_name(mount.volume),
+                "persistentVolumeClaim": {
+                    "claimName": claims.get(mount.volume, mount.volume),
+                    "readOnly": True,
+                },
+            },
+        )
+    return [
+        *seen.values(),
+        {"name": TMP_VOLUME, "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}},
+    ]
+
+
+def deployment(
+    service: Service,
+    image: Any,
+    claims: Mapping[str, Any],
+    namespace: Any,
+    command: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """A Deployment without `replicas`: the autoscaler owns the count, so updates never fight it."""
+    return {
+        "metadata": metadata(service, namespace),
+        "spec": {
+            "selector": {"matchLabels": selector(service)},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+            },
+            "template": {
+                "metadata": {"labels": labels(service)},
+                "spec": {
+                    "automountServiceAccountToken": False,
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": defaults.SERVICE_RUN_AS_USER,
+                        "runAsGroup": defaults.SERVICE_RUN_AS_USER,
+                        "fsGroup": defaults.SERVICE_RUN_AS_USER,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "terminationGracePeriodSeconds": defaults.SERVICE_GRACEFUL_TIMEOUT_SECONDS + 10,
+                    "containers": [container_spec(service, image, command)],
+                    "volumes": pod_volumes(service, claims),
+                    "topologySpreadConstraints": [
+                        {
+                            "maxSkew": 1,
+                            "topologyKey": "topology.kubernetes.io/zone",
+                            "whenUnsatisfiable": "ScheduleAnyway",
+                            "labelSelector": {"matchLabels": selector(service)},
+                        }
+                    ],
+                },
+            },
+        },
+    }
+
+
+def service_object(service: Service, namespace: Any, exposure: str) -> dict[str, Any]:
+    meta = metadata(service, namespace)
+    annotations = EXPOSURE_ANNOTATIONS[exposure]
+    if annotations:
+        meta = {**meta, "annotations": dict(annotations)}
+    port = service.port if exposure == "cluster_ip" else defaults.SERVICE_LB_PORT
+    return {
+        "metadata": meta,
+        "spec": {
+            "type": EXPOSURE_SERVICE_TYPES[exposure],
+            "selector": selector(service),
+            "ports": [
+                {"name": PORT_NAME, "port": port, "targetPort": PORT_NAME, "protocol": "TCP"}
+            ],
+        },
+    }
+
+
+def disruption_budget(service: Service, namespace: Any) -> dict[str, Any]:
+    return {
+        "metadata": metadata(service, namespace),
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector(service)}},
+    }
+
+
+def autoscaler(service: Service, namespace: Any) -> dict[str, Any]:
+    """autoscaling/v2 on CPU, between the service's replicas and max_replicas."""
+    name = k8s_name(service.service)
+    return {
+        "metadata": metadata(service, namespace),
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+            "minReplicas": service.replicas,
+            "maxReplicas": max(service.max_replicas, service.replicas),
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "target": {
+                            "type": "Utilization",
+                            "averageUtilization": defaults.SERVICE_TARGET_CPU_UTILIZATION,
+                        },
+                    },
+                }
+            ],
+        },
+    }
+
+
+def cluster_endpoint(service: Service, namespace: str) -> str:
+    return f"http://{k8s_name(service.service)}.{namespace}.svc.cluster.local:{service.port}"

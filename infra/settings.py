@@ -1,0 +1,203 @@
+"""A stack's typed settings, read from the `liminal` namespace of its Pulumi config.
+
+Keys are camelCase as Pulumi convention has it (`liminal:natStrategy`); every key has a default in
+`liminal_pulumi.defaults`. A wrong value or an unknown key fails with a message naming the key, so
+a typo in a stack file never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Mapping
+from typing import Any, Literal, get_origin
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from liminal_pulumi import defaults
+
+NAMESPACE = "liminal"
+
+MwaaEnvironmentClass = Literal[
+    "mw1.micro", "mw1.small", "mw1.medium", "mw1.large", "mw1.xlarge", "mw1.2xlarge"
+]
+NatStrategy = Literal["single", "per_az"]
+ServiceExposure = Literal["cluster_ip", "internal_load_balancer", "public_load_balancer"]
+
+
+class SettingsError(ValueError):
+    """Invalid stack settings; each line names the config key (`liminal:<key>`) at fault."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid stack settings:\n" + "\n".join(f"  {p}" for p in problems))
+
+
+class StackSettings(BaseModel):
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True
+    )
+
+    project: str = defaults.STACK_PROJECT
+    region: str = Field(default=defaults.STACK_REGION, pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
+    airflow_version: str = defaults.AIRFLOW_VERSION
+    mwaa_environment_class: MwaaEnvironmentClass = defaults.MWAA_ENVIRONMENT_CLASS  # type: ignore[assignment]
+    mwaa_min_workers: int = Field(default=defaults.MWAA_MIN_WORKERS, ge=1, le=25)
+    mwaa_max_workers: int = Field(default=defaults.MWAA_MAX_WORKERS, ge=1, le=25)
+    node_instance_types: tuple[str, ...] = Field(default=defaults.NODE_INSTANCE_TYPES, min_length=1)
+    node_min_size: int = Field(default=defaults.NODE_MIN_SIZE, ge=1)
+    node_desired_size: int = Field(default=defaults.NODE_DESIRED_SIZE, ge=1)
+    node_max_size: int = Field(default=defaults.NODE_MAX_SIZE, ge=1)
+    kubernetes_version: str = Field(default=defaults.KUBERNETES_VERSION, pattern=r"^1\.\d{2}$")
+    az_count: int = Field(default=defaults.AZ_COUNT, ge=2, le=6)
+    nat_strategy: NatStrategy = defaults.NAT_STRATEGY  # type: ignore[assignment]
+    vpc_cidr: str = defaults.VPC_CIDR
+    # The EKS API endpoint is always reachable privately; publicly only when asked, and then
+    # only from the listed networks.
+    endpoint_public_access: bool = False
+    public_access_cidrs: tuple[str, ...] = ()
+    service_exposure: ServiceExposure = defaults.SERVICE_EXPOSURE  # type: ignore[assignment]
+    protect: bool = False
+    # Another stack ("staging" or "org/project/staging") whose image digests and liminal.yml
+    # revision this stack deploys instead of building its own.
+    promote_from: str | None = Field(default=None, min_length=1)
+
+    @field_validator("airflow_version")
+    @classmethod
+    def _supported_airflow(cls, value: str) -> str:
+        if value not in defaults.SUPPORTED_AIRFLOW_VERSIONS:
+            raise ValueError(f"must be one of {', '.join(defaults.SUPPORTED_AIRFLOW_VERSIONS)}")
+        return value
+
+    @field_validator("node_instance_types")
+    @classmethod
+    def _instance_types(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            if "." not in item:
+                raise ValueError(f"{item!r} is not an EC2 instance type such as t3.large")
+        return value
+
+    @field_validator("vpc_cidr")
+    @classmethod
+    def _vpc_cidr(cls, value: str) -> str:
+        network = ipaddress.ip_network(value, strict=True)
+        if network.version != 4 or not 16 <= network.prefixlen <= 20:
+            raise ValueError("must be an IPv4 network from /16 to /20 (room for the subnets)")
+        if not network.is_private:
+            raise ValueError("must be a private (RFC 1918) range")
+        return value
+
+    @field_validator("public_access_cidrs")
+    @classmethod
+    def _public_cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            network = ipaddress.ip_network(item, strict=True)
+            if network.prefixlen == 0:
+                raise ValueError(
+                    f"{item} opens the cluster API to the whole internet; list your networks"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> StackSettings:
+        problems = []
+        if self.mwaa_max_workers < self.mwaa_min_workers:
+            problems.append(("mwaaMaxWorkers", "must be at least mwaaMinWorkers"))
+        if not self.node_min_size <= self.node_desired_size <= self.node_max_size:
+            problems.append(
+                ("nodeDesiredSize", "needs nodeMinSize <= nodeDesiredSize <= nodeMaxSize")
+            )
+        if self.endpoint_public_access and not self.public_access_cidrs:
+            problems.append(
+                ("publicAccessCidrs", "must list the networks allowed when endpointPublicAccess")
+            )
+        if problems:
+            raise SettingsError([f"{NAMESPACE}:{key}: {message}" for key, message in problems])
+        return self
+
+    def config_keys(self) -> dict[str, Any]:
+        """The settings as `liminal:<camelKey>` -> value, as a plan or a report shows them."""
+        return {
+            f"{NAMESPACE}:{key}": value
+            for key, value in self.model_dump(mode="json", by_alias=True).items()
+        }
+
+
+# Fields whose config value is JSON (numbers, booleans, lists); the rest are taken verbatim, so
+# that `kubernetesVersion: "1.33"` stays a string.
+_JSON_FIELDS = frozenset(
+    name
+    for name, field in StackSettings.model_fields.items()
+    if field.annotation in (int, bool) or get_origin(field.annotation) is tuple
+)
+
+
+def _decode(field: str, raw: Any) -> Any:
+    """Pulumi hands config values over as strings; structured ones are JSON."""
+    if not isinstance(raw, str) or field not in _JSON_FIELDS:
+        return raw
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw  # left for the model to reject with a message naming the key
+
+
+def settings_from_config(values: Mapping[str, Any]) -> StackSettings:
+    """Build settings from a stack's config (`{"liminal:natStrategy": "single", ...}`).
+
+    Keys of other namespaces are ignored (but `aws:region` must agree with `liminal:region`);
+    unknown `liminal:` keys are errors.
+    """
+    by_alias = {str(field.alias): name for name, field in StackSettings.model_fields.items()}
+    problems: list[str] = []
+    data: dict[str, Any] = {}
+    for key, raw in values.items():
+        namespace, _, name = key.partition(":")
+        if namespace != NAMESPACE:
+            continue
+        field = by_alias.get(name)
+        if field is None:
+            known = ", ".join(sorted(by_alias))
+            problems.append(f"{key}: unknown setting (known: {known})")
+            continue
+        data[field] = _decode(field, raw)
+    # The AWS provider reads `aws:region`; the two must agree, and either one is enough.
+    aws_region = values.get("aws:region")
+    if aws_region and "region" not in data:
+        data["region"] = aws_region
+    elif aws_region and data.get("region") != aws_region:
+        problems.append(f"{NAMESPACE}:region: {data.get('region')!r} differs from aws:region")
+    if problems:
+        raise SettingsError(problems)
+    try:
+        return StackSettings(**data)
+    except SettingsError:
+        raise
+    except ValidationError as error:
+        raise SettingsError(_located(error)) from None
+
+
+def _located(error: ValidationError) -> list[str]:
+    problems = []
+    for item in error.errors():
+        nested = item.get("ctx", {}).get("error")
+        if isinstance(nested, SettingsError):
+            problems.extend(nested.problems)
+            continue
+        loc = item["loc"]
+        name = str(loc[0]) if loc else ""
+        field = StackSettings.model_fields.get(name)
+        key = field.alias if field and field.alias else name
+        message = item["msg"].removeprefix("Value error, ")
+        problems.append(f"{NAMESPACE}:{key}: {message} (got {item.get('input')!r})")
+    return problems
+
+
+def read_settings() -> StackSettings:
+    """The current stack's settings, from the config the Pulumi engine (or a plan) provides."""
+    from pulumi.runtime import config as runtime_config
+
+    values = dict(runtime_config.get_config_env())
+    values.update(runtime_config.CONFIG.get())
+    return settings_from_config(values)

@@ -1,0 +1,72 @@
+"""How gunicorn runs the model server: settings from the service, and gunicorn as a library.
+
+Threaded workers (`gthread`) keep client connections alive and let a slow prediction wait on I/O
+without blocking its worker; `workers` processes use the cores. On SIGTERM (Kubernetes stopping a
+pod, Ctrl-C of `liminal serve`) gunicorn stops accepting, lets in-flight requests finish for up
+to `graceful_timeout` seconds, then exits.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from liminal_pulumi.server_settings import ServerSettings
+
+# Heartbeat files on a tmpfs: a worker on a slow or overlay disk is not killed as unresponsive.
+_SHARED_MEMORY = "/dev/shm"
+KEEPALIVE_SECONDS = 5
+
+
+def gunicorn_options(settings: ServerSettings) -> dict[str, Any]:
+    """Gunicorn's settings (names as in gunicorn's documentation) for these server settings."""
+    options: dict[str, Any] = {
+        "bind": [f"{_bind_host(settings.host)}:{settings.port}"],
+        "workers": settings.workers,
+        "threads": settings.threads,
+        "worker_class": "gthread",
+        "timeout": settings.timeout_seconds,
+        "graceful_timeout": settings.graceful_timeout_seconds,
+        "keepalive": KEEPALIVE_SECONDS,
+        "proc_name": "liminal-server",
+        "accesslog": None,  # per-request logs cost throughput; /metrics counts requests
+        "errorlog": "-",
+        "loglevel": "info",
+        "child_exit": _child_exit,
+        # Gunicorn >= 25.1 opens a control socket at one path per user ($HOME/.gunicorn): two
+        # servers on one machine would share it, and a read-only home would stop the server.
+        "control_socket_disable": True,
+    }
+    if os.path.isdir(_SHARED_MEMORY):
+        options["worker_tmp_dir"] = _SHARED_MEMORY
+    return options
+
+
+def _bind_host(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def _child_exit(_server: Any, worker: Any) -> None:
+    from liminal_pulumi.server_metrics import mark_worker_dead
+
+    mark_worker_dead(worker.pid)
+
+
+class GunicornServer(BaseApplication):  # type: ignore[misc]
+    """Gunicorn running the WSGI app that `app_factory` builds, once in every worker."""
+
+    def __init__(self, app_factory: Callable[[], Any], options: dict[str, Any]) -> None:
+        self._app_factory = app_factory
+        self._options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            if key in self.cfg.settings:  # settings newer than the installed gunicorn are skipped
+                self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        return self._app_factory()

@@ -1,0 +1,209 @@
+"""Loading a project: liminal.yml files in a folder tree -> one validated `model.Project`.
+
+    files = discover(path)                 # liminal.yml / liminal.yaml
+    raw   = parse_yaml_file(file)          # values that remember file:line:col
+    chain = child -> parent -> ... -> base # `super`, checked for unknown names and cycles
+    merged = apply_parents(child, folded)  # the merge rules (inheritance.py)
+    data  = normalize_file(merged)         # DSL shapes -> model shapes, load-time placeholders
+    check_file / check_project             # references, duplicates
+    LiminalFile.model_validate(data)       # types, required keys
+
+Every stage reports into one `Reporter`; a broken file never stops the others from being
+checked, and the user gets every error of the project in one `LiminalConfigError`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from liminal_pulumi.diagnostics import Diagnostic, LiminalConfigError, Location, Reporter, suggest
+from liminal_pulumi.discovery import discover, project_root
+from liminal_pulumi.inheritance import apply_parents, builtin_base, merge_parents
+from liminal_pulumi.model import LiminalFile, Project
+from liminal_pulumi.normalize import describe, normalize_file
+from liminal_pulumi.references import check_file, check_project, check_raw_sections
+from liminal_pulumi.validation import validate_file
+from liminal_pulumi.yaml_source import YamlMap, parse_yaml_file
+
+FILE_TYPES = ("sub", "super")
+PARENT_SEARCH_LEVELS = 3
+
+
+def load_project(path: Path | str) -> Project:
+    """The validated project at `path` (a folder tree or one liminal.yml).
+
+    Raises LiminalConfigError carrying every located error (and the warnings).
+    """
+    project, _ = load_project_with_warnings(path)
+    return project
+
+
+def load_project_with_warnings(path: Path | str) -> tuple[Project, list[Diagnostic]]:
+    """The project and the warnings loading it produced (historic keys, ignored keys...)."""
+    path = Path(path)
+    reporter = Reporter()
+    if not path.exists():
+        raise LiminalConfigError([Diagnostic(f"no such file or folder: {path}", file=path)])
+    root = project_root(path)
+    targets = discover(path)
+    if not targets:
+        raise LiminalConfigError(
+            [Diagnostic(f"no liminal.yml or liminal.yaml found under {root}", file=root)]
+        )
+    if path.is_file():
+        documents, by_name, unreadable = _single_file_with_parents(path.resolve(), reporter)
+    else:
+        documents = _read(targets, reporter)
+        unreadable = len(targets) - len(documents)
+        by_name = _index_by_name(documents, reporter)
+
+    normalized: list[tuple[Path, YamlMap]] = []
+    for file in targets:
+        document = documents.get(file.resolve())
+        if document is None or _file_type(document) != "sub":
+            continue
+        parents = _parents(document, by_name, reporter, unreadable)
+        if parents is None:
+            continue
+        folded = builtin_base()
+        for parent in reversed(parents):
+            folded = merge_parents(parent, folded)
+        merged = apply_parents(document, folded)
+        data = normalize_file(merged, file.resolve(), reporter)
+        check_file(data, reporter)
+        normalized.append((file.resolve(), data))
+    check_project(normalized, reporter)
+
+    models: list[LiminalFile] = []
+    for _, data in normalized:
+        validated = validate_file(data, reporter)
+        if validated is not None:
+            models.append(validated)
+    if reporter.has_errors:
+        raise LiminalConfigError(reporter.diagnostics)
+    project = Project(root=root, files=tuple(sorted(models, key=lambda f: str(f.path))))
+    return project, [d for d in reporter.diagnostics if d.severity == "warning"]
+
+
+def _single_file_with_parents(
+    file: Path, reporter: Reporter
+) -> tuple[dict[Path, YamlMap], dict[str, YamlMap], int]:
+    """One file and the parents it names, looked for in ever wider folders around it.
+
+    The search widens from the file's folder up to `PARENT_SEARCH_LEVELS` folders above it (and
+    stops at a repository's root), so `liminal validate app/liminal.yml` finds `../liminal.yml`.
+    """
+    folder = file.parent
+    for _ in range(PARENT_SEARCH_LEVELS + 1):
+        trial = Reporter()
+        candidates = sorted(set(discover(folder)) | {file})
+        documents = _read(candidates, trial)
+        by_name = _index_by_name(documents, trial)
+        if file in documents and _chain_resolves(documents[file], by_name):
+            break
+        if (folder / ".git").exists() or folder.parent == folder:
+            break
+        folder = folder.parent
+    # Report only the problems of the file itself and of the parents it uses.
+    chain_files = {file} | {
+        d.loc.file for d in _parents(documents.get(file, YamlMap()), by_name, Reporter(), 0) or []
+    }
+    documents = {f: d for f, d in documents.items() if f in chain_files}
+    _read(sorted(f for f in chain_files if f is not None), reporter)
+    by_name = _index_by_name(documents, reporter)
+    return documents, by_name, 0 if file in documents else 1
+
+
+def _chain_resolves(document: YamlMap, by_name: dict[str, YamlMap]) -> bool:
+    return _parents(document, by_name, Reporter(), 0) is not None
+
+
+def _read(files: list[Path], reporter: Reporter) -> dict[Path, YamlMap]:
+    documents: dict[Path, YamlMap] = {}
+    for file in files:
+        file = file.resolve()
+        value = parse_yaml_file(file, reporter)
+        if value is None:
+            continue
+        if not isinstance(value, YamlMap):
+            reporter.error(
+                Location(file, 1, 1),
+                f"the top level must be a mapping (`name: ...`, `pipelines: ...`), "
+                f"got {describe(value)}",
+            )
+            continue
+        check_raw_sections(value, reporter)
+        documents[file] = value
+    return documents
+
+
+def _file_type(document: YamlMap) -> str | None:
+    kind = document.get("type", "sub")
+    if kind in FILE_TYPES:
+        return str(kind)
+    return None
+
+
+def _index_by_name(documents: dict[Path, YamlMap], reporter: Reporter) -> dict[str, YamlMap]:
+    by_name: dict[str, YamlMap] = {}
+    for file, document in documents.items():
+        kind = document.get("type", "sub")
+        if kind not in FILE_TYPES:
+            reporter.error(
+                document.value_loc("type"),
+                f"file `type` must be sub or super, got {describe(kind)}",
+                suggestion=suggest(kind, FILE_TYPES),
+            )
+        name = document.get("name")
+        if "name" not in document:
+            reporter.error(Location(file, 1, 1), "missing required key `name` (the file's name)")
+            continue
+        if not isinstance(name, str) or not name.strip():
+            reporter.error(
+                document.value_loc("name"), f"`name` must be text, got {describe(name)}"
+            )
+            continue
+        if name in by_name:
+            first = by_name[name].value_loc("name")
+            reporter.error(
+                document.value_loc("name"),
+                f"duplicate file name `{name}`: {first.file}:{first.line} and "
+                f"{file} both use it",
+            )
+            continue
+        by_name[name] = document
+    return by_name
+
+
+def _parents(
+    document: YamlMap, by_name: dict[str, YamlMap], reporter: Reporter, unreadable: int
+) -> list[YamlMap] | None:
+    """The parents of `document`, closest first; None after reporting a broken chain."""
+    parents: list[YamlMap] = []
+    chain = [str(document.get("name"))]
+    current = document
+    while current.get("super") is not None:
+        wanted = current["super"]
+        where = current.value_loc("super")
+        if not isinstance(wanted, str):
+            reporter.error(where, f"`super` must name a parent file, got {describe(wanted)}")
+            return None
+        parent = by_name.get(wanted)
+        if parent is None:
+            supers = [n for n, d in by_name.items() if d.get("type") == "super"]
+            reporter.error(
+                where,
+                f"unknown super `{wanted}`: no liminal.yml in the project has `name: {wanted}`"
+                + (f" (parents found: {', '.join(sorted(supers))})" if supers else "")
+                + ("; a file that failed to load may declare it" if unreadable else ""),
+                suggestion=suggest(wanted, supers or by_name),
+            )
+            return None
+        if wanted in chain:
+            cycle = " -> ".join([*chain, wanted])
+            reporter.error(where, f"`super` chain is a cycle: {cycle}")
+            return None
+        chain.append(wanted)
+        parents.append(parent)
+        current = parent
+    return parents

@@ -1,0 +1,64 @@
+"""The server process: `python -m liminal_pulumi.server_main [options]`.
+
+The one entry point of the model server, in its container (the image's CMD, the Kubernetes
+Deployment's command from `images.server_command`) and on a laptop (`liminal serve` runs the same
+command). It reads the endpoints file, then runs gunicorn with the app of `server.create_app`.
+Options: `server_settings`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+
+from liminal_pulumi.server_settings import parse_arguments
+
+# prometheus_client's variable; spelled here because that library must not be imported yet.
+_METRICS_FOLDER_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    settings = parse_arguments(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s"
+    )
+    _use_fresh_metrics_folder()
+    # Imported after the metrics folder is set: prometheus_client picks its storage on import.
+    from liminal_pulumi.gunicorn_config import GunicornServer, gunicorn_options
+    from liminal_pulumi.server import create_app
+    from liminal_pulumi.server_endpoints import load_endpoints
+
+    try:
+        endpoints = load_endpoints(settings.endpoints_file)
+    except (OSError, ValueError) as error:
+        sys.exit(f"liminal server: cannot read endpoints file {settings.endpoints_file}: {error}")
+    app_dir = settings.app_dir.resolve()
+
+    def app_factory() -> object:
+        return create_app(endpoints, app_dir=app_dir, max_body_bytes=settings.max_body_bytes)
+
+    GunicornServer(app_factory, gunicorn_options(settings)).run()
+
+
+def _use_fresh_metrics_folder() -> None:
+    """Workers share counters through files in one folder, made new for this server's life."""
+    if os.environ.get(_METRICS_FOLDER_ENV):
+        return
+    folder = tempfile.mkdtemp(prefix="liminal-metrics-")
+    os.environ[_METRICS_FOLDER_ENV] = folder
+    owner = os.getpid()
+
+    def remove() -> None:
+        if os.getpid() == owner:  # forked workers inherit this hook: only the master cleans up
+            shutil.rmtree(folder, ignore_errors=True)
+
+    atexit.register(remove)
+
+
+if __name__ == "__main__":
+    main()

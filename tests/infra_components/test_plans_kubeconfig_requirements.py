@@ -1,0 +1,61 @@
+import pytest
+import yaml
+
+from infra.plans.kubeconfig import EXEC_API_VERSION, eks_kubeconfig_yaml
+from infra.plans.mwaa_requirements import constraints_url, requirements_txt
+from liminal_pulumi import defaults
+
+
+def test_kubeconfig_gets_its_token_from_aws_eks_get_token():
+    text = eks_kubeconfig_yaml(
+        cluster_name="liminal-dev",
+        endpoint="https://ABC.eks.amazonaws.com",
+        certificate_authority_data="Q0E=",
+        region="eu-west-1",
+    )
+    config = yaml.safe_load(text)
+    (cluster,) = config["clusters"]
+    assert cluster["cluster"] == {
+        "server": "https://ABC.eks.amazonaws.com",
+        "certificate-authority-data": "Q0E=",
+    }
+    (user,) = config["users"]
+    command = user["user"]["exec"]
+    assert command["apiVersion"] == EXEC_API_VERSION == "client.authentication.k8s.io/v1beta1"
+    assert command["command"] == "aws"
+    args = command["args"]
+    assert args[:2] == ["eks", "get-token"]
+    assert args[args.index("--cluster-name") + 1] == "liminal-dev"
+    assert args[args.index("--region") + 1] == "eu-west-1"
+    (context,) = config["contexts"]
+    assert config["current-context"] == context["name"]
+    assert context["context"] == {"cluster": "liminal-dev", "user": user["name"]}
+    assert set(user["user"]) == {"exec"}  # no static token or key in the file
+
+
+@pytest.mark.parametrize(
+    ("airflow", "python"), sorted(defaults.MWAA_PYTHON_BY_AIRFLOW_VERSION.items())
+)
+def test_requirements_start_with_the_constraints_of_the_airflow_version(airflow, python):
+    lines = requirements_txt(airflow).splitlines()
+    assert lines[0] == (
+        '--constraint "https://raw.githubusercontent.com/apache/airflow/'
+        f'constraints-{airflow}/constraints-{python}.txt"'
+    )
+    assert constraints_url(airflow) in lines[0]
+
+
+def test_requirements_list_the_provider_the_loader_imports_unpinned():
+    lines = requirements_txt("3.0.6").splitlines()
+    assert "apache-airflow-providers-cncf-kubernetes" in lines
+    # Versions come from the constraints file, never from a second pin here.
+    assert all("==" not in line for line in lines[1:])
+
+
+def test_requirements_change_with_the_airflow_version():
+    assert requirements_txt("2.11.0") != requirements_txt("3.0.6")
+
+
+def test_an_airflow_version_mwaa_does_not_offer_is_refused():
+    with pytest.raises(ValueError, match="'9.9.9' is not offered by MWAA"):
+        requirements_txt("9.9.9")

@@ -1,0 +1,105 @@
+"""Promotion through a mocked StackReference: the source's digests are used, never rebuilt."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+from pulumi_mocks import LiminalMocks, resolve, run
+
+from infra.components.platform import promoted_release
+from infra.components.registry import Registry, RegistryArgs
+from infra.plans.promotion import PromotionError, project_revision
+from infra.settings import settings_from_config
+
+DIGEST = "sha256:" + "ef" * 32
+IMAGE = "myorg/app"
+REF = f"123.dkr.ecr.us-east-1.amazonaws.com/liminal-staging/myorg/app@{DIGEST}"
+
+
+@pytest.fixture
+def source_outputs(
+    pulumi_mocks: LiminalMocks, monkeypatch: pytest.MonkeyPatch
+) -> Callable[[dict[str, Any]], None]:
+    """Make the mocked StackReference report the given outputs (for this test only)."""
+    outputs: dict[str, Any] = {}
+    original = pulumi_mocks._outputs
+
+    def answer(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict]:
+        if typ == "pulumi:pulumi:StackReference":
+            return inputs["name"], {**inputs, "outputs": dict(outputs)}
+        return original(typ, name, inputs)
+
+    monkeypatch.setattr(pulumi_mocks, "_outputs", answer)
+    return outputs.update
+
+
+def _project(tmp_path: Path) -> str:
+    (tmp_path / "liminal.yml").write_text("name: promoted\n")
+    return project_revision(tmp_path)
+
+
+def _promote(revision: str, name: str) -> tuple[Registry, Any]:
+    settings = settings_from_config({"liminal:promoteFrom": "staging"})
+
+    def program() -> tuple[Registry, Any]:
+        parent = pulumi.ComponentResource("test:index:Promotion", name)
+        refs, revision_output = promoted_release(parent, settings, (IMAGE,), revision)
+        assert refs is not None
+        promoted = Registry(f"{name}-r", RegistryArgs(images=(IMAGE,), promoted_refs=refs))
+        return promoted, revision_output
+
+    return run(program)
+
+
+def test_promotion_uses_the_source_digests_and_builds_nothing(
+    pulumi_mocks: LiminalMocks, source_outputs: Callable[[dict[str, Any]], None], tmp_path: Path
+) -> None:
+    revision = _project(tmp_path)
+    source_outputs({"imageRefs": {IMAGE: REF}, "projectRevision": revision})
+    registry, revision_output = _promote(revision, "promo-ok")
+    assert resolve(registry.image_refs[IMAGE]) == REF
+    assert resolve(revision_output) == revision
+    assert pulumi_mocks.of_type("docker-build:index:Image", "promo-ok") == []
+    (reference,) = [
+        r
+        for r in pulumi_mocks.of_type("pulumi:pulumi:StackReference")
+        if r.inputs["name"].endswith("/liminal/staging")
+    ][:1]
+    assert reference.inputs["name"] == "organization/liminal/staging"
+
+
+@pytest.mark.parametrize(
+    ("outputs", "missing"),
+    [
+        ({"projectRevision": "REV"}, "imageRefs"),
+        ({"imageRefs": {IMAGE: REF}}, "projectRevision"),
+    ],
+)
+def test_a_missing_source_output_is_a_clear_error(
+    source_outputs: Callable[[dict[str, Any]], None],
+    tmp_path: Path,
+    outputs: dict[str, Any],
+    missing: str,
+) -> None:
+    revision = _project(tmp_path)
+    source_outputs({k: (revision if v == "REV" else v) for k, v in outputs.items()})
+    with pytest.raises(PromotionError) as caught:
+        registry, revision_output = _promote(revision, f"promo-{missing}")
+        resolve(registry.image_refs[IMAGE])
+        resolve(revision_output)
+    message = str(caught.value)
+    assert "'organization/liminal/staging'" in message and f"'{missing}'" in message
+
+
+def test_promoting_another_liminal_revision_fails(
+    source_outputs: Callable[[dict[str, Any]], None], tmp_path: Path
+) -> None:
+    revision = _project(tmp_path)
+    source_outputs({"imageRefs": {IMAGE: REF}, "projectRevision": "0" * 64})
+    with pytest.raises(PromotionError, match="revision"):
+        registry, _ = _promote(revision, "promo-rev")
+        resolve(registry.image_refs[IMAGE])
