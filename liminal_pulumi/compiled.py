@@ -24,8 +24,9 @@ if TYPE_CHECKING:
     from liminal_pulumi.model import Project
 
 FORMAT_VERSION = 1
-# Model fields holding paths: stored relative to the project root so the form can move (MWAA).
-_PATH_KEYS = frozenset({"root", "path", "source", "local_path", "local_path_file"})
+# Path fields inside a file's lists (`model.LiminalFile`): stored relative to the project root
+# so the compiled form can move (to MWAA's DAGs folder); `root` and each file's `path` too.
+_PATH_FIELDS = (("images", "source"), ("volumes", "local_path"), ("secrets", "local_path_file"))
 
 
 def source_hashes(root: Path) -> dict[str, str]:
@@ -36,20 +37,33 @@ def source_hashes(root: Path) -> dict[str, str]:
     }
 
 
-def _relocate(value: Any, old_root: str, new_root: str) -> Any:
-    """Rewrite path fields under `old_root` to be under `new_root`, in a model dump."""
-    if isinstance(value, dict):
-        out = {}
-        for key, item in value.items():
-            if key in _PATH_KEYS and isinstance(item, str) and _is_under(item, old_root):
-                item = new_root + item[len(old_root) :]
-            else:
-                item = _relocate(item, old_root, new_root)
-            out[key] = item
-        return out
-    if isinstance(value, list):
-        return [_relocate(v, old_root, new_root) for v in value]
-    return value
+def _relocate(data: dict[str, Any], old_root: str, new_root: str) -> dict[str, Any]:
+    """The model dump with its path fields under `old_root` moved under `new_root`.
+
+    Only the model's path fields are visited (a full walk costs more than the rest of a load).
+    """
+
+    def move(item: dict[str, Any], key: str) -> None:
+        value = item.get(key)
+        if isinstance(value, str) and _is_under(value, old_root):
+            item[key] = new_root + value[len(old_root) :]
+
+    data = dict(data)
+    move(data, "root")
+    files = []
+    for file in data.get("files", []):
+        file = dict(file)
+        move(file, "path")
+        for group, key in _PATH_FIELDS:
+            entries = []
+            for entry in file.get(group, []):
+                entry = dict(entry)
+                move(entry, key)
+                entries.append(entry)
+            file[group] = entries
+        files.append(file)
+    data["files"] = files
+    return data
 
 
 def _is_under(path: str, root: str) -> bool:

@@ -82,8 +82,8 @@ def kubernetes_pod_operator(
     from airflow.providers.cncf.kubernetes.secret import Secret
     from kubernetes.client import models as k8s
 
-    volumes = []
-    mounts = []
+    volumes: list[k8s.V1Volume] = []
+    mounts: list[k8s.V1VolumeMount] = []
     for mount in container.mounts:
         # one pod volume per claim; several mounts may share it
         if all(v.name != mount.volume for v in volumes):

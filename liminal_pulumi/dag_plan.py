@@ -205,7 +205,9 @@ def _task_plans(
             "do_xcom_push": task.do_xcom_push,
         }
         if isinstance(task, JobStartTask):
-            plans.append(TaskPlan(kind="job_start", trigger_rule=trigger_rule, args=metrics, **common))
+            plans.append(
+                TaskPlan(kind="job_start", trigger_rule=trigger_rule, args=metrics, **common)
+            )
         elif isinstance(task, JobEndTask):
             # job_end reports the outcome, so it runs whatever happened before it
             plans.append(TaskPlan(kind="job_end", trigger_rule=ALL_DONE, args=metrics, **common))
@@ -229,7 +231,9 @@ def _task_plans(
             stack = {"stack_name": rewrite(task.stack_name)}
             create = {**stack, "cloudformation_parameters": rewrite_value(task.properties)}
             plans.append(
-                TaskPlan(kind="cloudformation_create", trigger_rule=trigger_rule, args=create, **common)
+                TaskPlan(
+                    kind="cloudformation_create", trigger_rule=trigger_rule, args=create, **common
+                )
             )
             plans.append(
                 TaskPlan(
@@ -242,7 +246,9 @@ def _task_plans(
         elif isinstance(task, DeleteCloudFormationStackTask):
             stack = {"stack_name": rewrite(task.stack_name)}
             plans.append(
-                TaskPlan(kind="cloudformation_delete", trigger_rule=trigger_rule, args=stack, **common)
+                TaskPlan(
+                    kind="cloudformation_delete", trigger_rule=trigger_rule, args=stack, **common
+                )
             )
             plans.append(
                 TaskPlan(

@@ -27,7 +27,12 @@ from typing import Any
 from liminal_pulumi import defaults
 from liminal_pulumi.yaml_source import YamlList, YamlMap
 
-KEYED_SECTIONS = {"images": "image", "executors": "executor", "volumes": "volume", "secrets": "secret"}
+KEYED_SECTIONS = {
+    "images": "image",
+    "executors": "executor",
+    "volumes": "volume",
+    "secrets": "secret",
+}
 TEMPLATE_SLOT_TYPE = "pipeline"  # `type: pipeline` in a pipeline_defaults.tasks template
 
 
@@ -107,7 +112,9 @@ def merge_parents(inner: YamlMap, outer: YamlMap) -> YamlMap:
     pipeline_defaults.put(
         "after_tasks", _concat(inner_defaults.get("after_tasks"), outer_defaults.get("after_tasks"))
     )
-    merged.put("pipeline_defaults", pipeline_defaults, inner if "pipeline_defaults" in inner else None)
+    merged.put(
+        "pipeline_defaults", pipeline_defaults, inner if "pipeline_defaults" in inner else None
+    )
     return merged
 
 
@@ -170,8 +177,9 @@ def _complete_pipeline(
         for index, task in enumerate(group):
             where = group.item_loc(index) if isinstance(group, YamlList) else all_tasks.loc
             if isinstance(task, Mapping):
-                by_type = task_defaults.get(task.get("type"))  # type: ignore[arg-type]
-                if isinstance(task.get("type"), str) and isinstance(by_type, Mapping):
+                kind = task.get("type")
+                by_type = task_defaults.get(kind) if isinstance(kind, str) else None
+                if isinstance(by_type, Mapping):
                     task = deep_merge(by_type, task)
             all_tasks.append_from(task, where)
     merged.put("tasks", all_tasks, pipeline if "tasks" in pipeline else None)
@@ -180,9 +188,7 @@ def _complete_pipeline(
 
 def _fill_template(template: list[Any], own_tasks: Any) -> Any:
     """The template with its `type: pipeline` slot replaced by the pipeline's own tasks."""
-    has_slot = any(
-        isinstance(t, Mapping) and t.get("type") == TEMPLATE_SLOT_TYPE for t in template
-    )
+    has_slot = any(isinstance(t, Mapping) and t.get("type") == TEMPLATE_SLOT_TYPE for t in template)
     if own_tasks is not None and not has_slot:
         return own_tasks  # the pipeline's own list wins, as for any list
     if own_tasks is not None and not isinstance(own_tasks, list):
@@ -191,7 +197,10 @@ def _fill_template(template: list[Any], own_tasks: Any) -> Any:
     for index, task in enumerate(template):
         if isinstance(task, Mapping) and task.get("type") == TEMPLATE_SLOT_TYPE:
             for own_index, own in enumerate(own_tasks or []):
-                filled.append_from(own, own_tasks.item_loc(own_index))
+                own_where = (
+                    own_tasks.item_loc(own_index) if isinstance(own_tasks, YamlList) else filled.loc
+                )
+                filled.append_from(own, own_where)
             continue
         where = template.item_loc(index) if isinstance(template, YamlList) else filled.loc
         filled.append_from(task, where)

@@ -39,7 +39,9 @@ def put_metrics(
     """Publish `name -> (value, unit)` to CloudWatch under the pipeline's dimension."""
     import boto3
 
-    client = boto3.client("cloudwatch", region_name=region) if region else boto3.client("cloudwatch")
+    client = (
+        boto3.client("cloudwatch", region_name=region) if region else boto3.client("cloudwatch")
+    )
     now = dt.datetime.now(dt.UTC)
     client.put_metric_data(
         Namespace=namespace or defaults.DAG_TAG,

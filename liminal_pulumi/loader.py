@@ -159,16 +159,13 @@ def _index_by_name(documents: dict[Path, YamlMap], reporter: Reporter) -> dict[s
             reporter.error(Location(file, 1, 1), "missing required key `name` (the file's name)")
             continue
         if not isinstance(name, str) or not name.strip():
-            reporter.error(
-                document.value_loc("name"), f"`name` must be text, got {describe(name)}"
-            )
+            reporter.error(document.value_loc("name"), f"`name` must be text, got {describe(name)}")
             continue
         if name in by_name:
             first = by_name[name].value_loc("name")
             reporter.error(
                 document.value_loc("name"),
-                f"duplicate file name `{name}`: {first.file}:{first.line} and "
-                f"{file} both use it",
+                f"duplicate file name `{name}`: {first.file}:{first.line} and {file} both use it",
             )
             continue
         by_name[name] = document

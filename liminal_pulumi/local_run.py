@@ -131,9 +131,24 @@ class Progress:
         if ok:
             self.console.print(f"[green]v {task_id}[/green] success in {took:.1f}s")
         else:
-            error = context.get("exception")
-            self.failures[task_id] = f"{type(error).__name__}: {error}" if error else "failed"
             self.console.print(f"[red]x {task_id}[/red] failed after {took:.1f}s")
+
+
+def _listen_for_failures(progress: Progress) -> None:
+    """Record each failed task's error (in-process runs don't give it to failure callbacks)."""
+    from airflow.listeners import hookimpl
+    from airflow.listeners.listener import get_listener_manager
+
+    class FailureListener:
+        @hookimpl
+        def on_task_instance_failed(
+            self, previous_state: Any, task_instance: Any, error: Any
+        ) -> None:
+            if error is not None:
+                text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+                progress.failures[task_instance.task_id] = text
+
+    get_listener_manager().add_listener(FailureListener())
 
 
 _progress: Progress | None = None
@@ -414,6 +429,7 @@ def run_project(
     try:
         with _quiet(log_file):
             _migrate_once(project.root)
+            _listen_for_failures(_progress)
         for plan in plans:
             console.rule(f"pipeline [bold]{plan.dag_id}[/bold] ({plan.file_name})")
             started = time.monotonic()
@@ -426,8 +442,8 @@ def run_project(
             table.add_column("seconds", justify="right")
             for task in outcome.tasks:
                 colour = "green" if task.state == "success" else "red"
-                took = f"{task.seconds:.1f}" if task.seconds is not None else "-"
-                table.add_row(task.task_id, f"[{colour}]{task.state}[/{colour}]", took)
+                seconds = f"{task.seconds:.1f}" if task.seconds is not None else "-"
+                table.add_row(task.task_id, f"[{colour}]{task.state}[/{colour}]", seconds)
             console.print(table)
             verdict = "[green]success[/green]" if outcome.ok else f"[red]{outcome.state}[/red]"
             took = time.monotonic() - started
@@ -472,7 +488,7 @@ def main(path: Path, pipeline: str | None = None, conf_json: str | None = None) 
             errors.print(f"--conf: not valid JSON: {error}", markup=False)
             return 2
         if not isinstance(conf, dict):
-            errors.print("--conf: expected a JSON object, like '{\"key\": \"value\"}'")
+            errors.print('--conf: expected a JSON object, like \'{"key": "value"}\'')
             return 2
     if not path.exists():
         errors.print(f"{path}: no such file or folder", markup=False)

@@ -151,6 +151,7 @@ class SparkTask(_ContainerTask):
     application_source: str
     class_name: str | None = Field(default=None, alias="class")
     master: str | None = None
+    deploy_mode: str | None = None  # spark-submit --deploy-mode (client or cluster)
     conf: dict[str, str] = Field(default_factory=dict)  # flattened: "spark.a.b" -> "v"
     application_arguments: tuple[str, ...] = ()  # a mapping in liminal.yml becomes k, v, k, v
 

@@ -26,9 +26,22 @@ from liminal_pulumi.yaml_source import YamlList, YamlMap, to_plain
 
 TOP_LEVEL_KEYS = frozenset(
     {
-        "name", "type", "super", "owner", "always_run", "variables", "images", "executors",
-        "pipelines", "services", "volumes", "secrets", "metrics", "task_defaults",
-        "pipeline_defaults", "service_defaults",
+        "name",
+        "type",
+        "super",
+        "owner",
+        "always_run",
+        "variables",
+        "images",
+        "executors",
+        "pipelines",
+        "services",
+        "volumes",
+        "secrets",
+        "metrics",
+        "task_defaults",
+        "pipeline_defaults",
+        "service_defaults",
     }
 )
 TASK_CLASSES: dict[str, type[BaseModel]] = {
@@ -60,19 +73,49 @@ HISTORIC_TASK_KEYS = {
 HISTORIC_TASK_SUGGESTIONS = {"env": "env_vars"}
 PIPELINE_KEYS = frozenset(
     {
-        "pipeline", "start_date", "timeout_minutes", "schedule", "schedule_interval", "owner",
-        "depends_on_past", "always_run", "tasks", "metrics", "monitoring", "description",
+        "pipeline",
+        "start_date",
+        "timeout_minutes",
+        "schedule",
+        "schedule_interval",
+        "owner",
+        "depends_on_past",
+        "always_run",
+        "tasks",
+        "metrics",
+        "monitoring",
+        "description",
     }
 )
 IGNORED_PIPELINE_KEYS = frozenset({"metrics", "monitoring", "description"})
 # Airflow default_args names: never mistaken for a misspelt pipeline key.
 AIRFLOW_DEFAULT_ARGS = frozenset(
     {
-        "retries", "retry_delay", "retry_exponential_backoff", "max_retry_delay", "email",
-        "email_on_failure", "email_on_retry", "pool", "pool_slots", "queue", "priority_weight",
-        "weight_rule", "sla", "execution_timeout", "end_date", "wait_for_downstream",
-        "trigger_rule", "on_failure_callback", "on_success_callback", "on_retry_callback",
-        "executor_config", "run_as_user", "resources", "do_xcom_push", "max_active_tis_per_dag",
+        "retries",
+        "retry_delay",
+        "retry_exponential_backoff",
+        "max_retry_delay",
+        "email",
+        "email_on_failure",
+        "email_on_retry",
+        "pool",
+        "pool_slots",
+        "queue",
+        "priority_weight",
+        "weight_rule",
+        "sla",
+        "execution_timeout",
+        "end_date",
+        "wait_for_downstream",
+        "trigger_rule",
+        "on_failure_callback",
+        "on_success_callback",
+        "on_retry_callback",
+        "executor_config",
+        "run_as_user",
+        "resources",
+        "do_xcom_push",
+        "max_active_tis_per_dag",
     }
 )
 SERVICE_LEGACY_KEYS = frozenset({"name", "type", "source", "endpoints"})
@@ -253,8 +296,7 @@ class FileNormalizer:
             shown = f"`{kind}`" if isinstance(kind, str) else describe(kind)
             self.error(
                 entry.value_loc("type"),
-                f"unknown {what} type {shown}; expected one of "
-                f"{', '.join(sorted(classes))}",
+                f"unknown {what} type {shown}; expected one of {', '.join(sorted(classes))}",
                 suggest(kind, classes),
             )
             return None
@@ -293,7 +335,9 @@ class FileNormalizer:
         if "metrics" in top:
             metrics = self.mapping(top["metrics"], top.value_loc("metrics"), "`metrics`")
             if metrics is not None:
-                out.put("metrics", self.only_keys(metrics, {"namespace", "backends"}, "`metrics`"), top)
+                out.put(
+                    "metrics", self.only_keys(metrics, {"namespace", "backends"}, "`metrics`"), top
+                )
         return out
 
     def resolve_variables(self) -> None:
@@ -343,8 +387,10 @@ class FileNormalizer:
                         path = Path(local_path).expanduser()
                         volume.put("local_path", self.folder_of(entry) / path, entry)
                     elif "path" in local:
-                        self.error(local.value_loc("path"), "`path` must be a folder path, got "
-                                   f"{describe(local_path)}")
+                        self.error(
+                            local.value_loc("path"),
+                            f"`path` must be a folder path, got {describe(local_path)}",
+                        )
             result.append_from(volume, where)
         return result
 
@@ -487,8 +533,11 @@ class FileNormalizer:
             pipeline["schedule"] = None
             return
         if not isinstance(schedule, str):
-            self.error(where, f"`schedule` must be a cron expression or a preset such as "
-                       f"@daily, got {describe(schedule)}")
+            self.error(
+                where,
+                f"`schedule` must be a cron expression or a preset such as "
+                f"@daily, got {describe(schedule)}",
+            )
             pipeline.pop("schedule")
             return
         problem = cron_problem(schedule)
@@ -514,7 +563,15 @@ class FileNormalizer:
         if kind is None:
             return None
         cls = TASK_CLASSES[kind]
-        entry = self.only_keys(entry, field_names(cls), f"a {kind} task", historic=HISTORIC_TASK_KEYS)
+        if "source" in entry and kind in ("python", "spark"):
+            self.task_image(entry, kind)
+        entry = self.only_keys(
+            entry,
+            field_names(cls) | ({"source"} if kind in ("python", "spark") else set()),
+            f"a {kind} task",
+            historic=HISTORIC_TASK_KEYS,
+        )
+        entry.pop("source", None)
         run_time = entry.derive(k for k in entry if k in RUN_TIME_TASK_FIELDS)
         task = self.render_tree(entry.derive(k for k in entry if k not in RUN_TIME_TASK_FIELDS))
         for key in run_time:
@@ -541,8 +598,10 @@ class FileNormalizer:
         result = env.derive()
         for key, value in env.items():
             if isinstance(value, Mapping | list):
-                self.error(env.value_loc(key), f"environment variable `{key}` must be a plain "
-                           f"value, got {describe(value)}")
+                self.error(
+                    env.value_loc(key),
+                    f"environment variable `{key}` must be a plain value, got {describe(value)}",
+                )
                 result.pop(key)
             else:
                 result[key] = as_text(value)
@@ -566,7 +625,9 @@ class FileNormalizer:
         result = YamlList(loc=task.value_loc("mounts"))
         for entry, where in self.items(task, "mounts", "a mount"):
             historic = {"mount": "`mount` names are ignored; the volume is mounted at `path`"}
-            mount = self.render_tree(self.only_keys(entry, MOUNT_KEYS, "a mount", historic=historic))
+            mount = self.render_tree(
+                self.only_keys(entry, MOUNT_KEYS, "a mount", historic=historic)
+            )
             result.append_from(mount, where)
         return result
 
@@ -576,7 +637,8 @@ class FileNormalizer:
             mount = self.render_tree(
                 self.only_keys(entry, field_names(model.SecretMount), "a secret mount")
             )
-            declared = self.top_secrets.get(mount.get("secret"))  # type: ignore[arg-type]
+            name = mount.get("secret")
+            declared = self.top_secrets.get(name) if isinstance(name, str) else None
             if "remote_path" not in mount and declared is not None and "remote_path" in declared:
                 mount.put("remote_path", declared["remote_path"], declared)
             result.append_from(mount, where)
@@ -596,6 +658,31 @@ class FileNormalizer:
                 task.put("application_arguments", flat, task)
             elif isinstance(arguments, list):
                 task.put("application_arguments", [as_text(a) for a in arguments], task)
+
+    def task_image(self, entry: YamlMap, kind: str) -> None:
+        """Older files build a task's image from the task itself (`image` plus `source`)."""
+        tag = self.render_tree(entry.get("image"))
+        if not isinstance(tag, str) or not isinstance(entry.get("source"), str):
+            return
+        declared = {i.get("image") for i, _ in self.items(self.merged, "images", "an image")}
+        known = declared | {i.get("image") for i in self.extra_images}
+        if tag in known:
+            if tag in declared:
+                self.warn(
+                    entry.key_loc("source"),
+                    f"`source` is ignored: image `{tag}` is declared under `images`",
+                )
+            return
+        image = YamlMap(loc=entry.loc)
+        image.put("image", tag)
+        image.put("type", kind)
+        image.put("source", entry["source"], entry)
+        self.warn(
+            entry.key_loc("source"),
+            f"older task form: the task declares image `{tag}` ({kind}) from its `source`; "
+            "declare it under `images` instead",
+        )
+        self.extra_images.append(self.image_fields(image))
 
     # --- services -------------------------------------------------------------------------------
     def services(self) -> YamlList:
@@ -653,7 +740,11 @@ class FileNormalizer:
         for key in ("source", "endpoints"):
             if key in entry:
                 server.put(key, entry[key], entry)
-        if declared is not None and declared.get("type") == "python_server" and "endpoints" not in entry:
+        if (
+            declared is not None
+            and declared.get("type") == "python_server"
+            and "endpoints" not in entry
+        ):
             return
         what = "upgrades image" if declared is not None else "declares image"
         self.warn(

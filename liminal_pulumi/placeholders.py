@@ -57,7 +57,7 @@ def render(text: str, lookup: Lookup) -> str:
 
     def replace(match: re.Match[str]) -> str:
         value = find(match.group(1))
-        if value is None:
+        if value is None or isinstance(value, Mapping | list | tuple):
             return match.group(0)
         if isinstance(value, bool):
             return "true" if value else "false"

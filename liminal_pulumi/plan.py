@@ -344,6 +344,22 @@ class RecordingMonitor(mocks.MockMonitor):
             )
         return super().RegisterResource(request)
 
+    def ReadResource(self, request: Any) -> Any:  # noqa: N802 (stack references are reads)
+        self.records.append(
+            PlannedResource(
+                urn=self.make_urn(request.parent, request.type, request.name),
+                type=request.type,
+                name=request.name,
+                parent=request.parent or None,
+                custom=True,
+                protect=False,
+                retain_on_delete=False,
+                dependencies=tuple(sorted(set(request.dependencies))),
+                inputs=_plain(rpc.deserialize_properties(request.properties, keep_unknowns=True)),
+            )
+        )
+        return super().ReadResource(request)
+
     # No Resource object crosses the mock monitor (the upstream "different loop" bug).
     def SupportsFeature(self, request: Any) -> Any:  # noqa: N802
         if request.id == "resourceReferences":

@@ -24,9 +24,7 @@ def _entries(data: YamlMap, key: str) -> Iterable[tuple[YamlMap, Location]]:
 
 
 def _names(data: YamlMap, section: str, key: str) -> dict[str, YamlMap]:
-    return {
-        e[key]: e for e, _ in _entries(data, section) if isinstance(e.get(key), str)
-    }
+    return {e[key]: e for e, _ in _entries(data, section) if isinstance(e.get(key), str)}
 
 
 def check_duplicates(

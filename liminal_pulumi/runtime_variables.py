@@ -34,8 +34,9 @@ AIRFLOW_CONTEXT_NAMES = frozenset(
         "conf", "conn", "dag", "dag_run", "data_interval_end", "data_interval_start", "ds",
         "ds_nodash", "execution_date", "expanded_ti_count", "exception", "inlets", "inlet_events",
         "logical_date", "macros", "map_index_template", "next_ds", "next_ds_nodash",
-        "next_execution_date", "outlets", "outlet_events", "params", "prev_data_interval_start_success",
-        "prev_data_interval_end_success", "prev_ds", "prev_ds_nodash", "prev_execution_date",
+        "next_execution_date", "outlets", "outlet_events", "params",
+        "prev_data_interval_start_success", "prev_data_interval_end_success", "prev_ds",
+        "prev_ds_nodash", "prev_execution_date",
         "prev_execution_date_success", "prev_start_date_success", "prev_end_date_success", "reason",
         "run_id", "start_date", "task", "task_instance", "task_instance_key_str",
         "task_reschedule_count", "test_mode", "templates_dict", "ti", "tomorrow_ds",
@@ -110,6 +111,16 @@ def _expression(node: list[Any]) -> str:
     return f"{MACRO_NAME}({' ~ '.join(pieces) or repr('')})"
 
 
+_SIMPLE = re.compile(r"\{\{([^{}]*)\}\}")
+
+
+def _rewrite_simple(match: re.Match[str]) -> str:
+    inner = match.group(1)
+    if _is_liminal([inner]):
+        return _OPEN + " " + _expression([inner]) + " " + _CLOSE
+    return match.group(0)
+
+
 def rewrite(text: str) -> str:
     """Turn liminal `{{ name }}` placeholders into `{{ liminal_var('name') }}` Jinja calls.
 
@@ -117,6 +128,8 @@ def rewrite(text: str) -> str:
     """
     if _OPEN not in text:
         return text
+    if _SIMPLE.sub("", text).find(_OPEN) < 0:  # no nesting: the common case, done by regex
+        return _SIMPLE.sub(_rewrite_simple, text)
     parts, _ = _parse(text, 0)
     out = []
     for part in parts:

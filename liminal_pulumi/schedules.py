@@ -5,13 +5,23 @@ from __future__ import annotations
 import re
 
 PRESETS = frozenset(
-    {"@once", "@continuous", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly",
-     "@annually", "@midnight"}
+    {
+        "@once",
+        "@continuous",
+        "@hourly",
+        "@daily",
+        "@weekly",
+        "@monthly",
+        "@quarterly",
+        "@yearly",
+        "@annually",
+        "@midnight",
+    }
 )
 _MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
 _DAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
 # (field name, lowest, highest, names for values starting at `lowest`)
-_FIELDS = (
+_FIELDS: tuple[tuple[str, int, int, list[str]], ...] = (
     ("minute", 0, 59, []),
     ("hour", 0, 23, []),
     ("day of month", 1, 31, []),
@@ -52,13 +62,13 @@ def _field_problem(value: str, low: int, high: int, names: list[str]) -> str | N
         if star:
             continue
         bounds = [_number(x, low, names) for x in (start, end) if x is not None]
-        if any(b is None for b in bounds):
+        numbers = [b for b in bounds if b is not None]
+        if len(numbers) != len(bounds):
             return f"`{part}` is not a number between {low} and {high}"
-        if any(b is not None and not low <= b <= high for b in bounds):
+        if any(not low <= b <= high for b in numbers):
             return f"values must lie between {low} and {high}"
-        if len(bounds) == 2 and bounds[0] is not None and bounds[1] is not None:
-            if bounds[0] > bounds[1]:
-                return f"range `{part}` runs backwards"
+        if len(numbers) == 2 and numbers[0] > numbers[1]:
+            return f"range `{part}` runs backwards"
     return None
 
 

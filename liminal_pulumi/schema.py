@@ -155,9 +155,7 @@ def liminal_schema() -> dict[str, Any]:
         "services": {"type": "array", "items": {"$ref": "#/$defs/Service"}},
         "volumes": {"type": "array", "items": {"$ref": "#/$defs/Volume"}},
         "secrets": {"type": "array", "items": {"$ref": "#/$defs/Secret"}},
-        "metrics": _object(
-            {"namespace": _TEXT, "backends": {"type": "array", "items": _TEXT}}, []
-        ),
+        "metrics": _object({"namespace": _TEXT, "backends": {"type": "array", "items": _TEXT}}, []),
         "task_defaults": {"type": "object", "properties": defaults_by_type},
         "pipeline_defaults": {
             "type": "object",

@@ -5,7 +5,8 @@ functions written for Apache Liminal: the function receives the raw request body
 argument (functions that take no argument are called with none), for GET and POST.
 
 What a function returns becomes the response:
-- `dict` or `list` -> JSON; `str` or `bytes` -> the text as is (labelled JSON when it is JSON);
+- `dict`, `list`, a number or a numpy value -> JSON; `str` or `bytes` -> the text as is
+  (labelled JSON when it is JSON);
 - `(body, status)` or `(body, status, headers)` -> the same with that status code;
 - raising `EndpointError(status, message)` -> `{"error": message, "status": status}` with that code.
 Any other exception -> 500 `{"error": ..., "error_id": ...}`; the traceback goes to the log under
@@ -31,8 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, g, request
-from werkzeug.exceptions import HTTPException
+from flask import Flask, Response, request
+from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 
 from liminal_pulumi import defaults
 from liminal_pulumi.model import Endpoint
@@ -79,12 +80,18 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
-    user_paths = {e.path for e in loaded}
+    user_paths: set[str] = set()
     for endpoint in loaded:
+        if endpoint.path in user_paths:
+            log.warning(
+                "endpoint %s is declared twice; %s is not served", endpoint.path, endpoint.target
+            )
+            continue
+        user_paths.add(endpoint.path)
         app.add_url_rule(
             endpoint.path,
             endpoint=f"user:{endpoint.path}",
-            view_func=_endpoint_view(endpoint),
+            view_func=_endpoint_view(endpoint, max_body_bytes),
             methods=ALLOWED_METHODS,
         )
     load_errors = {e.path: e.load_error for e in loaded if e.load_error}
@@ -112,23 +119,6 @@ def create_app(
             continue
         app.add_url_rule(path, endpoint=f"builtin:{path}", view_func=view, methods=("GET",))
 
-    @app.before_request
-    def _start_timer() -> None:
-        g.liminal_started = time.perf_counter()
-
-    @app.after_request
-    def _record(response: Response) -> Response:
-        started = g.get("liminal_started")
-        if started is not None:
-            rule = request.url_rule
-            server_metrics.observe(
-                rule.rule if rule is not None else UNMATCHED_ENDPOINT,
-                request.method if request.method in _COUNTED_METHODS else "OTHER",
-                response.status_code,
-                time.perf_counter() - started,
-            )
-        return response
-
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response:
         status = error.code or 500
@@ -146,7 +136,43 @@ def create_app(
     def _unexpected(error: Exception) -> Response:
         return _internal_error(f"{request.method} {request.path}")
 
+    app.wsgi_app = _Metered(  # type: ignore[method-assign]
+        app.wsgi_app, server_metrics, frozenset(rule.rule for rule in app.url_map.iter_rules())
+    )
     return app
+
+
+class _Metered:
+    """WSGI middleware that records each request's endpoint, method, status and latency.
+
+    Outside Flask's request hooks, so that a request is counted however it ends (routing errors,
+    413 before the view, unexpected failures) and at the cost of a dictionary look-up.
+    """
+
+    def __init__(self, wsgi_app: Any, metrics: ServerMetrics, paths: frozenset[str]) -> None:
+        self._wsgi_app = wsgi_app
+        self._metrics = metrics
+        self._paths = paths
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        started = time.perf_counter()
+        statuses: list[str] = []
+
+        def recording_start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+            statuses.append(status)
+            return start_response(status, headers, exc_info)
+
+        try:
+            return self._wsgi_app(environ, recording_start_response)
+        finally:
+            path = environ.get("PATH_INFO", "")
+            method = environ.get("REQUEST_METHOD", "")
+            self._metrics.observe(
+                path if path in self._paths else UNMATCHED_ENDPOINT,
+                method if method in _COUNTED_METHODS else "OTHER",
+                int(statuses[-1][:3]) if statuses else 500,
+                time.perf_counter() - started,
+            )
 
 
 def _load_endpoint(endpoint: Endpoint, app_dir: Path) -> LoadedEndpoint:
@@ -191,12 +217,14 @@ def _takes_one_argument(function: Callable[..., Any]) -> bool | None:
     return None
 
 
-def _endpoint_view(endpoint: LoadedEndpoint) -> Callable[[], Response]:
+def _endpoint_view(endpoint: LoadedEndpoint, max_body_bytes: int) -> Callable[[], Response]:
     def view() -> Response:
         if endpoint.function is None:
             return _error_response(503, f"endpoint unavailable: {endpoint.load_error}")
-        body = request.get_data(cache=False)  # raises 413 over MAX_CONTENT_LENGTH
-        rejection = _json_rejection(body)
+        # The WSGI environ directly: this is the hot path, and each proxy access has a cost.
+        environ = request.environ
+        body = _read_body(environ, max_body_bytes)
+        rejection = _json_rejection(environ, body)
         if rejection is not None:
             return rejection
         try:
@@ -211,13 +239,38 @@ def _endpoint_view(endpoint: LoadedEndpoint) -> Callable[[], Response]:
     return view
 
 
-def _json_rejection(body: bytes) -> Response | None:
+def _read_body(environ: dict[str, Any], limit: int) -> bytes:
+    """The whole body, or 413 over the limit, with a Content-Length or chunked.
+
+    Read here rather than by Werkzeug, which cuts a chunked body at the limit without a word.
+    """
+    stream = environ["wsgi.input"]
+    length_header = environ.get("CONTENT_LENGTH")
+    if length_header:
+        try:
+            length = int(length_header)
+        except ValueError:
+            raise BadRequest("Content-Length is not a number") from None
+        if length < 0:
+            raise BadRequest("Content-Length is negative")
+        if length > limit:
+            raise RequestEntityTooLarge()
+        return bytes(stream.read(length))
+    if not environ.get("wsgi.input_terminated"):
+        return b""  # no length and a server that does not end the stream: no safe body
+    body = bytes(stream.read(limit + 1))
+    if len(body) > limit:
+        raise RequestEntityTooLarge()
+    return body
+
+
+def _json_rejection(environ: dict[str, Any], body: bytes) -> Response | None:
     """A body that says it is JSON must be JSON: answer 400 before the function sees it."""
-    mimetype = request.mimetype
+    mimetype = environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
     if mimetype != _JSON_MIMETYPE and not mimetype.endswith("+json"):
         return None
     if not body:
-        if request.method == "GET":
+        if environ.get("REQUEST_METHOD") == "GET":
             return None
         return _error_response(400, "request body is empty; expected a JSON document")
     try:
@@ -241,10 +294,11 @@ def _to_response(result: Any) -> Response:
             raise TypeError(f"an endpoint returned a tuple of {len(result)} items")
         if not isinstance(status, int) or not 100 <= status <= 599:
             raise TypeError(f"an endpoint returned status {status!r}")
-    if isinstance(result, (dict, list)):
-        response = _json_response(result, status)
-    elif isinstance(result, (str, bytes)):
+    if isinstance(result, (str, bytes)):
         response = Response(result, status, mimetype=_text_mimetype(result))
+    elif isinstance(result, (dict, list, int, float)) or hasattr(result, "tolist"):
+        # Numbers and numpy values too: `return model.predict_proba(x)[0][1]` is a natural try.
+        response = _json_response(result, status)
     else:
         raise TypeError(
             f"an endpoint returned {type(result).__name__}; return a str, bytes, dict or list"
@@ -272,7 +326,14 @@ def _error_status(status: int) -> int:
 
 
 def _json_response(document: Any, status: int) -> Response:
-    return Response(json.dumps(document), status, mimetype=_JSON_MIMETYPE)
+    return Response(json.dumps(document, default=_plain), status, mimetype=_JSON_MIMETYPE)
+
+
+def _plain(value: Any) -> Any:
+    """numpy arrays and scalars (anything with `tolist`) as JSON lists and numbers."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def _error_response(status: int, message: str) -> Response:

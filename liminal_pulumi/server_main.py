@@ -20,6 +20,7 @@ from liminal_pulumi.server_settings import parse_arguments
 
 # prometheus_client's variable; spelled here because that library must not be imported yet.
 _METRICS_FOLDER_ENV = "PROMETHEUS_MULTIPROC_DIR"
+_BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -28,6 +29,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         level=logging.INFO, format="%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s"
     )
     _use_fresh_metrics_folder()
+    # Each worker is one process per core's share: a BLAS thread pool per worker (numpy,
+    # scikit-learn) only oversubscribes the cores. A value the operator set is kept.
+    for variable in _BLAS_THREAD_VARIABLES:
+        os.environ.setdefault(variable, "1")
     # Imported after the metrics folder is set: prometheus_client picks its storage on import.
     from liminal_pulumi.gunicorn_config import GunicornServer, gunicorn_options
     from liminal_pulumi.server import create_app

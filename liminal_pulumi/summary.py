@@ -42,9 +42,7 @@ def summary_text(project: Project, warnings: Sequence[Diagnostic]) -> str:
     return "\n".join(lines)
 
 
-def result_json(
-    project: Project | None, diagnostics: Sequence[Diagnostic]
-) -> dict[str, Any]:
+def result_json(project: Project | None, diagnostics: Sequence[Diagnostic]) -> dict[str, Any]:
     return {
         "ok": project is not None,
         "summary": summarize(project) if project is not None else None,

@@ -142,9 +142,7 @@ class _Builder:
         except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
             what = "date" if node.tag.endswith(":timestamp") else f"value ({node.tag})"
             reason = getattr(exc, "problem", None) or str(exc)
-            self.reporter.error(
-                self.where(node, path), f"invalid {what} `{node.value}`: {reason}"
-            )
+            self.reporter.error(self.where(node, path), f"invalid {what} `{node.value}`: {reason}")
             return node.value
 
     def mapping(self, node: MappingNode, path: KeyPath, depth: int) -> YamlMap:
@@ -156,8 +154,8 @@ class _Builder:
                 continue
             if not isinstance(key_node, ScalarNode):
                 self.reporter.error(
-                    self.where(key_node, path), "a mapping key must be a plain name, not a "
-                    "mapping or a list"
+                    self.where(key_node, path),
+                    "a mapping key must be a plain name, not a mapping or a list",
                 )
                 continue
             key = str(key_node.value)
@@ -182,7 +180,9 @@ class _Builder:
         sources = value if isinstance(value, list) else [value]
         good = [s for s in sources if isinstance(s, YamlMap)]
         if len(good) != len(sources):
-            self.reporter.error(self.where(node, path), "`<<` must merge a mapping or a list of them")
+            self.reporter.error(
+                self.where(node, path), "`<<` must merge a mapping or a list of them"
+            )
         return good
 
 

@@ -95,9 +95,7 @@ class LiminalMocks(pulumi.runtime.Mocks):
 
     def of_type(self, type_token: str, prefix: str = "") -> list[Registration]:
         return [
-            r
-            for r in self.registrations()
-            if r.type == type_token and r.name.startswith(prefix)
+            r for r in self.registrations() if r.type == type_token and r.name.startswith(prefix)
         ]
 
     def named(self, name: str) -> Registration:
@@ -233,9 +231,7 @@ class LiminalMocks(pulumi.runtime.Mocks):
             state.update(
                 kubeconfig=kubeconfig,
                 kubeconfigJson=json.dumps(kubeconfig),
-                oidcProviderArn=self._arn(
-                    "iam", f"oidc-provider/{issuer}", region=False
-                ),
+                oidcProviderArn=self._arn("iam", f"oidc-provider/{issuer}", region=False),
                 oidcProviderUrl=f"https://{issuer}",
                 oidcIssuer=issuer,
                 nodeSecurityGroupId=f"sg-node{short[:10]}",
@@ -279,7 +275,8 @@ class LiminalMocks(pulumi.runtime.Mocks):
                 arn=self._arn("airflow", f"environment/{env}"),
                 webserverUrl=f"{short}.c1.{self.region}.airflow.amazonaws.com",
                 serviceRoleArn=self._arn(
-                    "iam", "role/aws-service-role/airflow.amazonaws.com/AWSServiceRoleForAmazonMWAA",
+                    "iam",
+                    "role/aws-service-role/airflow.amazonaws.com/AWSServiceRoleForAmazonMWAA",
                     region=False,
                 ),
                 status="AVAILABLE",
@@ -311,7 +308,10 @@ class LiminalMocks(pulumi.runtime.Mocks):
                 spec = dict(state.get("spec") or {})
                 spec.setdefault("clusterIP", "172.20.0.10")
                 state["spec"] = spec
-                state.setdefault("status", {"loadBalancer": {"ingress": [{"hostname": f"{short}.elb.amazonaws.com"}]}})
+                state.setdefault(
+                    "status",
+                    {"loadBalancer": {"ingress": [{"hostname": f"{short}.elb.amazonaws.com"}]}},
+                )
             return metadata["name"], state
         prefixes = {
             "aws:ec2/vpc:Vpc": "vpc",
@@ -433,3 +433,7 @@ def depends_on_transitively(mocks: LiminalMocks, registration: Registration) -> 
         if urn in by_urn:
             pending.extend(by_urn[urn].dependencies)
     return seen
+
+
+def is_secret(output: pulumi.Output[Any]) -> bool:
+    return bool(_sync_await(output.is_secret()))

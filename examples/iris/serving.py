@@ -103,6 +103,9 @@ def _natural_key(name: str) -> tuple[tuple[int, Any], ...]:
 
 
 _STORE = _ProductionStore()
+# Load now, as the server imports this module in each worker: the first request does not wait
+# for scikit-learn to import and the model to unpickle.
+_STORE.current()
 
 
 def _no_model() -> tuple[dict[str, Any], int]:

@@ -28,13 +28,6 @@ DagFile = pulumi.Asset | Path | str | bytes
 WEBSERVER_ACCESS_MODES = ("PRIVATE_ONLY", "PUBLIC_ONLY")
 MWAA_SUBNET_COUNT = 2
 HTTPS_PORT = 443
-LOG_TYPES = (
-    "dag_processing_logs",
-    "scheduler_logs",
-    "task_logs",
-    "webserver_logs",
-    "worker_logs",
-)
 BUCKET_PREFIX_MAX = 37  # S3's limit for bucket_prefix
 
 
@@ -73,16 +66,24 @@ def dags_key(relative: str) -> str:
     return f"{defaults.MWAA_DAGS_FOLDER}/{path.as_posix()}"
 
 
-def object_source(file: DagFile) -> dict[str, object]:
-    """BucketObjectv2 arguments that upload `file`."""
+@dataclass(frozen=True)
+class ObjectBody:
+    """Exactly one of the ways BucketObjectv2 takes a body."""
+
+    source: pulumi.Asset | None = None
+    content: str | None = None
+    content_base64: str | None = None
+
+
+def object_body(file: DagFile) -> ObjectBody:
     if isinstance(file, pulumi.Asset):
-        return {"source": file}
+        return ObjectBody(source=file)
     if isinstance(file, Path | str):
-        return {"source": pulumi.FileAsset(str(file))}
+        return ObjectBody(source=pulumi.FileAsset(str(file)))
     try:
-        return {"content": file.decode("utf-8")}
+        return ObjectBody(content=file.decode("utf-8"))
     except UnicodeDecodeError:
-        return {"content_base64": base64.b64encode(file).decode("ascii")}
+        return ObjectBody(content_base64=base64.b64encode(file).decode("ascii"))
 
 
 def airflow_configuration_options(args: AirflowArgs) -> dict[str, str]:
@@ -93,6 +94,26 @@ def airflow_configuration_options(args: AirflowArgs) -> dict[str, str]:
         "kubernetes_executor.config_file": kubeconfig,
         "kubernetes_executor.namespace": args.namespace,
     }
+
+
+def all_logs(level: str) -> aws.mwaa.EnvironmentLoggingConfigurationArgs:
+    """Every one of MWAA's five log types on."""
+    mwaa = aws.mwaa
+    return mwaa.EnvironmentLoggingConfigurationArgs(
+        dag_processing_logs=mwaa.EnvironmentLoggingConfigurationDagProcessingLogsArgs(
+            enabled=True, log_level=level
+        ),
+        scheduler_logs=mwaa.EnvironmentLoggingConfigurationSchedulerLogsArgs(
+            enabled=True, log_level=level
+        ),
+        task_logs=mwaa.EnvironmentLoggingConfigurationTaskLogsArgs(enabled=True, log_level=level),
+        webserver_logs=mwaa.EnvironmentLoggingConfigurationWebserverLogsArgs(
+            enabled=True, log_level=level
+        ),
+        worker_logs=mwaa.EnvironmentLoggingConfigurationWorkerLogsArgs(
+            enabled=True, log_level=level
+        ),
+    )
 
 
 def validate(args: AirflowArgs) -> None:
@@ -167,11 +188,14 @@ class Airflow(pulumi.ComponentResource):
             opts=child(self, depends_on=bucket_ready),
         )
         for relative, file in args.dag_files.items():
+            body = object_body(file)
             aws.s3.BucketObjectv2(
                 f"{name}-dag-{relative}",
                 bucket=bucket.id,
                 key=keys[relative],
-                **object_source(file),  # type: ignore[arg-type]
+                source=body.source,
+                content=body.content,
+                content_base64=body.content_base64,
                 opts=child(self, depends_on=bucket_ready),
             )
         aws.s3.BucketObjectv2(
@@ -223,12 +247,7 @@ class Airflow(pulumi.ComponentResource):
                 security_group_ids=[security_group.id],
                 subnet_ids=list(args.private_subnet_ids),
             ),
-            logging_configuration=aws.mwaa.EnvironmentLoggingConfigurationArgs(
-                **{
-                    log_type: {"enabled": True, "log_level": defaults.AIRFLOW_LOG_LEVEL}
-                    for log_type in LOG_TYPES
-                }
-            ),
+            logging_configuration=all_logs(defaults.AIRFLOW_LOG_LEVEL),
             tags=args.tags,
             opts=child(self, depends_on=[*bucket_ready, versioning, role_policy]),
         )
@@ -302,7 +321,9 @@ class Airflow(pulumi.ComponentResource):
         policy = aws.s3.BucketPolicy(
             f"{name}-tls-only",
             bucket=bucket.id,
-            policy=bucket.arn.apply(lambda arn: json.dumps(iam_policies.bucket_tls_only_policy(arn))),
+            policy=bucket.arn.apply(
+                lambda arn: json.dumps(iam_policies.bucket_tls_only_policy(arn))
+            ),
             opts=child(self, depends_on=[public_access]),
         )
         return bucket, [versioning, encryption, public_access, ownership, policy], versioning

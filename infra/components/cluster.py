@@ -4,8 +4,10 @@ the EFS CSI add-on with its IRSA role, and the namespace liminal workloads run i
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import pulumi
@@ -38,6 +40,20 @@ class ClusterArgs:
     cluster_name: str | None = None
 
 
+_GRAVITON_FAMILY = re.compile(r"^[a-z]+\d+g[a-z]*\.")
+
+
+def node_ami_type(instance_types: Sequence[str]) -> str:
+    """The AL2023 AMI type for the instance types' architecture (Graviton families end in g)."""
+    arm = {bool(_GRAVITON_FAMILY.match(t)) for t in instance_types}
+    if len(arm) != 1:
+        raise ValueError(
+            f"node instance types {', '.join(instance_types) or '(none)'} must all be "
+            "x86_64 or all be Graviton (arm64)"
+        )
+    return "AL2023_ARM_64_STANDARD" if arm == {True} else "AL2023_x86_64_STANDARD"
+
+
 def kubeconfig_field(kubeconfig_json: str, key: str) -> str:
     """The endpoint ('server') or CA ('certificate-authority-data') of pulumi-eks's kubeconfig."""
     return str(json.loads(kubeconfig_json)["clusters"][0]["cluster"][key])
@@ -67,6 +83,7 @@ class Cluster(pulumi.ComponentResource):
                 "a public cluster endpoint needs public_access_cidrs (the networks allowed in)"
             )
         eks_name = args.cluster_name or name
+        node_ami_type(args.instance_types)  # refuse mixed architectures before any resource
         invoke = pulumi.InvokeOutputOptions(parent=self)
         identity = aws.get_caller_identity_output(opts=invoke)
         partition = aws.get_partition_output(opts=invoke)
@@ -97,6 +114,7 @@ class Cluster(pulumi.ComponentResource):
             encryption_config_key_arn=secrets_key.arn,
             enabled_cluster_log_types=list(defaults.EKS_CONTROL_PLANE_LOG_TYPES),
             skip_default_node_group=True,
+            deletion_protection=args.protect,
             tags=args.tags,
             opts=child(self, protect=args.protect),
         )
@@ -137,7 +155,7 @@ class Cluster(pulumi.ComponentResource):
             ),
             opts=child(self, provider=self.k8s_provider),
         )
-        self.namespace = namespace.metadata.apply(lambda m: m.name)
+        self.namespace = namespace.metadata.apply(lambda m: str(m.name))
 
         self.register_outputs(
             {
@@ -169,9 +187,7 @@ class Cluster(pulumi.ComponentResource):
             aws.iam.RolePolicyAttachment(
                 f"{name}-nodes-{policy}",
                 role=role.name,
-                policy_arn=partition.apply(
-                    lambda p, policy=policy: iam_policies.managed_policy_arn(policy, p)
-                ),
+                policy_arn=partition.apply(partial(iam_policies.managed_policy_arn, policy)),
                 opts=child(self),
             )
             for policy in iam_policies.NODE_MANAGED_POLICIES
@@ -211,6 +227,7 @@ class Cluster(pulumi.ComponentResource):
             node_role_arn=role.arn,
             subnet_ids=list(args.private_subnet_ids),
             instance_types=list(args.instance_types),
+            ami_type=node_ami_type(args.instance_types),
             scaling_config=aws.eks.NodeGroupScalingConfigArgs(
                 min_size=args.node_min_size,
                 desired_size=args.node_desired_size,

@@ -157,12 +157,10 @@ class ModelStore(pulumi.ComponentResource):
                     capacity={"storage": defaults.EFS_VOLUME_CAPACITY},
                     access_modes=["ReadWriteMany"],
                     persistent_volume_reclaim_policy="Retain",
-                    storage_class_name=storage_class.metadata.apply(lambda m: m.name),
+                    storage_class_name=storage_class.metadata.apply(lambda m: str(m.name)),
                     csi=k8s.core.v1.CSIPersistentVolumeSourceArgs(
                         driver=EFS_CSI_DRIVER,
-                        volume_handle=pulumi.Output.concat(
-                            file_system.id, "::", access_point.id
-                        ),
+                        volume_handle=pulumi.Output.concat(file_system.id, "::", access_point.id),
                         # TLS in transit; the file system policy refuses anything else.
                         volume_attributes={"encryptInTransit": "true"},
                     ),
@@ -182,8 +180,8 @@ class ModelStore(pulumi.ComponentResource):
                 ),
                 spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
                     access_modes=["ReadWriteMany"],
-                    storage_class_name=storage_class.metadata.apply(lambda m: m.name),
-                    volume_name=volume.metadata.apply(lambda m: m.name),
+                    storage_class_name=storage_class.metadata.apply(lambda m: str(m.name)),
+                    volume_name=volume.metadata.apply(lambda m: str(m.name)),
                     resources=k8s.core.v1.VolumeResourceRequirementsArgs(
                         requests={"storage": defaults.EFS_VOLUME_CAPACITY}
                     ),
@@ -197,7 +195,7 @@ class ModelStore(pulumi.ComponentResource):
         self.file_system_arn = file_system.arn
         self.security_group_id = security_group.id
         self.access_point_id = next(iter(self.access_point_ids.values()), None)
-        self.storage_class_name = storage_class.metadata.apply(lambda m: m.name)
+        self.storage_class_name = storage_class.metadata.apply(lambda m: str(m.name))
         self.register_outputs(
             {
                 "file_system_id": self.file_system_id,

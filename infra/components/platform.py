@@ -207,7 +207,7 @@ class LiminalPlatform(pulumi.ComponentResource):
                 claims=model_store.claim_names,
                 namespace=cluster.namespace,
                 exposure=settings.service_exposure,
-                command=self._server_command(),
+                commands=self._server_commands(project),
             ),
             # Pods mount the model store's claims: create them first.
             opts=pulumi.ResourceOptions(
@@ -250,7 +250,7 @@ class LiminalPlatform(pulumi.ComponentResource):
 
         return {**loader_files(), **project_files(project)}
 
-    def _server_command(self) -> list[str] | None:
+    def _server_commands(self, project: Project) -> dict[str, list[str]]:
         from liminal_pulumi.images import server_command
 
-        return list(server_command())
+        return {service.service: server_command(service) for _, service in project.services()}

@@ -7,7 +7,7 @@ cluster's Kubernetes provider (given in `opts`, inherited by every child).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -26,8 +26,9 @@ class ServicesArgs:
     claims: Mapping[str, pulumi.Input[str]]
     namespace: pulumi.Input[str]
     exposure: str = "cluster_ip"
-    # the serving entry point; None runs the image's own command
-    command: Sequence[str] | None = None
+    # service name -> the serving entry point (liminal_pulumi.images.server_command); a service
+    # not listed runs its image's own command
+    commands: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
 
 class Services(pulumi.ComponentResource):
@@ -49,7 +50,7 @@ class Services(pulumi.ComponentResource):
         # so a preview still shows every known field.
         image = args.image_refs[service.image]
         deployment = service_plan.deployment(
-            service, image, args.claims, args.namespace, args.command
+            service, image, args.claims, args.namespace, args.commands.get(service.service)
         )
         k8s.apps.v1.Deployment(
             f"{name}-{slug}",

@@ -22,11 +22,15 @@ class PromotionError(ValueError):
     """The source stack cannot be promoted from; the message names the stack and the output."""
 
 
-def stack_reference_name(promote_from: str, organization: str, project: str) -> str:
+# The organization of self-managed (file, S3) backends, where the engine may report none.
+DEFAULT_ORGANIZATION = "organization"
+
+
+def stack_reference_name(promote_from: str, organization: str | None, project: str) -> str:
     """`staging` -> `<org>/<project>/staging`; a fully qualified `org/project/stack` is kept."""
     parts = promote_from.split("/")
     if len(parts) == 1:
-        return f"{organization}/{project}/{promote_from}"
+        return f"{organization or DEFAULT_ORGANIZATION}/{project}/{promote_from}"
     if len(parts) == 3 and all(parts):
         return promote_from
     raise PromotionError(

@@ -159,9 +159,9 @@ def deployment(
                     "automountServiceAccountToken": False,
                     "securityContext": {
                         "runAsNonRoot": True,
-                        "runAsUser": defaults.SERVICE_RUN_AS_USER,
-                        "runAsGroup": defaults.SERVICE_RUN_AS_USER,
-                        "fsGroup": defaults.SERVICE_RUN_AS_USER,
+                        "runAsUser": defaults.IMAGE_UID,
+                        "runAsGroup": defaults.IMAGE_UID,
+                        "fsGroup": defaults.IMAGE_UID,
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
                     "terminationGracePeriodSeconds": defaults.SERVICE_GRACEFUL_TIMEOUT_SECONDS + 10,

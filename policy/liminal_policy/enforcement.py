@@ -18,7 +18,7 @@ PRODUCTION_NAMES = frozenset({"prod", "production", "prd"})
 STAGING_NAMES = frozenset({"staging", "stage", "stg"})
 # An explicit level for every policy, for one-off runs (`LIMINAL_POLICY_ENFORCEMENT=mandatory`).
 ENFORCEMENT_ENV = "LIMINAL_POLICY_ENFORCEMENT"
-# Set by the Pulumi engine for the programs and plugins it starts.
+# The stack name, when the engine passes it to the pack; the config files do not depend on it.
 STACK_ENV = "PULUMI_STACK"
 PROTECTION_POLICY = "stateful-resources-protected"
 

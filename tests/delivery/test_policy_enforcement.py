@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conftest import POLICY_DIR
+from delivery_paths import POLICY_DIR
 from liminal_policy.enforcement import (
     ENFORCEMENT_ENV,
     ENVIRONMENTS,

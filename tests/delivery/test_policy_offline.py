@@ -4,7 +4,7 @@ import json
 import subprocess
 import sys
 
-from conftest import POLICY_DIR
+from delivery_paths import POLICY_DIR
 from liminal_policy.offline import evaluate, resources_of_plan
 from liminal_policy.resources import ECR_REPOSITORY, S3_BUCKET, S3_VERSIONING
 from pulumi_policy import EnforcementLevel

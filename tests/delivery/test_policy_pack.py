@@ -3,7 +3,7 @@
 import json
 
 import yaml
-from conftest import POLICY_DIR
+from delivery_paths import POLICY_DIR
 from liminal_policy.pack import RESOURCE_RULES, build_policies, policy_names
 from liminal_policy.resources import ECR_REPOSITORY, S3_BUCKET, S3_VERSIONING
 from pulumi_policy import (

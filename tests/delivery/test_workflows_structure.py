@@ -6,7 +6,7 @@ from importlib.metadata import version
 
 import pytest
 import yaml
-from conftest import REPO_ROOT
+from delivery_paths import REPO_ROOT
 from liminal_policy.enforcement import environment_of_stack
 
 WORKFLOWS_DIR = REPO_ROOT / ".github" / "workflows"
@@ -199,7 +199,10 @@ def test_pushes_to_main_update_dev_and_promotion_is_manual_or_tagged():
     assert "workflow_dispatch" in on and on["push"]["tags"]
     jobs = deploy_jobs()
     assert "refs/heads/main" in jobs["dev"]["if"] and "push" in jobs["dev"]["if"]
-    assert "workflow_dispatch" in jobs["staging"]["if"] and "refs/tags/" in jobs["staging"]["if"]
+    staging = jobs["staging"]["if"]
+    assert "workflow_dispatch" in staging and "refs/tags/" in staging
+    # A manual promotion deploys main, never whatever branch the run was started from.
+    assert "workflow_dispatch' && inputs.promote && github.ref == 'refs/heads/main'" in staging
     assert jobs["prod"]["needs"] == "staging"  # prod only ever follows a staging update
     assert "if" not in jobs["prod"]
 

@@ -115,7 +115,12 @@ def test_historic_liminal_file_loads_with_warnings() -> None:
     legacy = next(f for f in project.files if f.name == "legacy_app")
     (pipeline,) = legacy.pipelines
     assert [t.task for t in pipeline.tasks] == [
-        "start", "prepare", "write_inputs", "parallel", "publish", "end"
+        "start",
+        "prepare",
+        "write_inputs",
+        "parallel",
+        "publish",
+        "end",
     ]
     write_inputs = pipeline.tasks[2]
     assert isinstance(write_inputs, PythonTask)

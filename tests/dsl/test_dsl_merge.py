@@ -69,7 +69,8 @@ def test_executors_merge_by_name_and_child_wins(tmp_path: Path) -> None:
             namespace: parent-ns
             image_pull_policy: Always
         """,
-        CHILD_PIPELINE + "executors:\n  - executor: k8s\n    type: kubernetes\n    namespace: kid\n",
+        CHILD_PIPELINE
+        + "executors:\n  - executor: k8s\n    type: kubernetes\n    namespace: kid\n",
     )
     executor = file.executor("k8s")
     assert isinstance(executor, KubernetesExecutor)
@@ -159,10 +160,14 @@ def test_before_and_after_tasks_wrap_outermost_first(tmp_path: Path) -> None:
         tmp_path,
         {
             "grand/liminal.yml": "name: grand\ntype: super\npipeline_defaults:\n"
-            "  before_tasks:\n  " + task.format(name="g_before") + "  after_tasks:\n  "
+            "  before_tasks:\n  "
+            + task.format(name="g_before")
+            + "  after_tasks:\n  "
             + task.format(name="g_after"),
             PARENT: "name: parent\ntype: super\nsuper: grand\npipeline_defaults:\n"
-            "  before_tasks:\n  " + task.format(name="p_before") + "  after_tasks:\n  "
+            "  before_tasks:\n  "
+            + task.format(name="p_before")
+            + "  after_tasks:\n  "
             + task.format(name="p_after"),
             CHILD: CHILD_PIPELINE,
         },
@@ -204,8 +209,7 @@ def test_service_defaults_merge_into_every_service(tmp_path: Path) -> None:
           workers: 4
           env_vars: {A: parent}
         """,
-        CHILD_PIPELINE
-        + "services:\n  - service: s1\n    image: img\n    env_vars: {B: own}\n"
+        CHILD_PIPELINE + "services:\n  - service: s1\n    image: img\n    env_vars: {B: own}\n"
         "  - service: s2\n    image: img\n    workers: 1\n",
     )
     s1, s2 = file.services

@@ -110,7 +110,11 @@ def test_structural_fields_are_rendered_when_loading(tmp_path: Path) -> None:
     assert pipeline.pipeline == "pipe_prod"
     train = pipeline.tasks[1]
     assert isinstance(train, PythonTask)
-    assert (train.task, train.executor, train.image) == ("train_prod", "k8s-prod", "repo/app:v-prod")
+    assert (train.task, train.executor, train.image) == (
+        "train_prod",
+        "k8s-prod",
+        "repo/app:v-prod",
+    )
     assert train.description == "trains for prod"
     assert train.mounts[0].path == "/mnt/prod"
     assert file.services[0].service == "api-prod"

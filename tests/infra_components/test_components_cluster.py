@@ -2,9 +2,9 @@ import json
 
 import pytest
 import yaml
-from pulumi_mocks import MOCK_CA_DATA, resolve, run
+from pulumi_mocks import MOCK_CA_DATA, is_secret, resolve, run
 
-from infra.components.cluster import Cluster, ClusterArgs
+from infra.components.cluster import Cluster, ClusterArgs, node_ami_type
 from infra.components.network import Network, NetworkArgs
 
 TAGS = {"liminal:stack": "test"}
@@ -110,6 +110,7 @@ def test_managed_nodes_require_imdsv2_and_encrypt_their_disks(pulumi_mocks, clus
     assert group.inputs["clusterName"] == "clpriv"
     assert group.inputs["subnetIds"] == resolve(clusters["network"].private_subnet_ids)
     assert group.inputs["instanceTypes"] == ["m6i.large"]
+    assert group.inputs["amiType"] == "AL2023_x86_64_STANDARD"
     assert group.inputs["scalingConfig"] == {"minSize": 2, "desiredSize": 3, "maxSize": 5}
     (role,) = [r for r in pulumi_mocks.of_type("aws:iam/role:Role", "clpriv-nodes")]
     assert group.inputs["nodeRoleArn"] == role.state["arn"]
@@ -152,9 +153,7 @@ def test_namespace_and_provider_come_from_the_clusters_kubeconfig(pulumi_mocks, 
     assert namespace.provider.startswith(provider.urn)
     assert namespace.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
     cluster = eks_cluster(pulumi_mocks, "clpriv")
-    assert json.loads(provider.inputs["kubeconfig"]) == json.loads(
-        cluster.state["kubeconfigJson"]
-    )
+    assert json.loads(provider.inputs["kubeconfig"]) == json.loads(cluster.state["kubeconfigJson"])
     assert resolve(clusters["private"].namespace) == "liminal-apps"
 
 
@@ -162,30 +161,26 @@ def test_outputs_describe_the_cluster(pulumi_mocks, clusters):
     component = clusters["private"]
     cluster = eks_cluster(pulumi_mocks, "clpriv")
     assert resolve(component.cluster_name) == "clpriv"
-    assert resolve(component.cluster_arn) == (
-        "arn:aws:eks:us-east-1:123456789012:cluster/clpriv"
-    )
+    assert resolve(component.cluster_arn) == ("arn:aws:eks:us-east-1:123456789012:cluster/clpriv")
     assert resolve(component.endpoint).startswith("https://")
     assert resolve(component.certificate_authority) == MOCK_CA_DATA
     assert resolve(component.node_security_group_id) == cluster.state["nodeSecurityGroupId"]
-    assert resolve(component.cluster_security_group_id) == (
-        cluster.state["clusterSecurityGroupId"]
-    )
+    assert resolve(component.cluster_security_group_id) == (cluster.state["clusterSecurityGroupId"])
     assert resolve(component.oidc_provider_arn) == cluster.state["oidcProviderArn"]
     kubeconfig = yaml.safe_load(resolve(component.kubeconfig))
     assert kubeconfig["clusters"][0]["cluster"]["server"] == resolve(component.endpoint)
 
 
 def test_kubeconfig_output_is_secret(clusters):
-    from pulumi_mocks import _sync_await
-
-    assert _sync_await(clusters["private"].kubeconfig.is_secret()) is True
+    assert is_secret(clusters["private"].kubeconfig)
 
 
 def test_protection_follows_the_setting(pulumi_mocks, clusters):
     unprotected = pulumi_mocks.under("clpriv")
     assert not any(r.protect or r.retain_on_delete for r in unprotected)
     assert eks_cluster(pulumi_mocks, "clpub").protect is True
+    assert eks_cluster(pulumi_mocks, "clpub").inputs["deletionProtection"] is True
+    assert eks_cluster(pulumi_mocks, "clpriv").inputs["deletionProtection"] is False
     (key,) = pulumi_mocks.of_type("aws:kms/key:Key", "clpub")
     assert key.protect is True
     assert key.retain_on_delete is True
@@ -194,3 +189,30 @@ def test_protection_follows_the_setting(pulumi_mocks, clusters):
 def test_kubernetes_provider_receives_the_kubeconfig_as_a_secret(pulumi_mocks, clusters):
     (provider,) = pulumi_mocks.of_type("pulumi:providers:kubernetes", "clpriv")
     assert "kubeconfig" in provider.secret_inputs
+
+
+@pytest.mark.parametrize(
+    ("types", "ami"),
+    [
+        (("t3.large", "m6i.xlarge"), "AL2023_x86_64_STANDARD"),
+        (("m7g.large", "c6gd.xlarge", "t4g.medium"), "AL2023_ARM_64_STANDARD"),
+    ],
+)
+def test_node_ami_follows_the_instance_architecture(types, ami):
+    assert node_ami_type(types) == ami
+
+
+def test_mixed_architectures_are_refused_before_any_resource(pulumi_mocks):
+    with pytest.raises(ValueError, match="all be x86_64 or all be Graviton"):
+        run(
+            lambda: Cluster(
+                "clmixed",
+                ClusterArgs(
+                    vpc_id="vpc-1",
+                    private_subnet_ids=["a", "b"],
+                    public_subnet_ids=["c", "d"],
+                    instance_types=("m6i.large", "m7g.large"),
+                ),
+            )
+        )
+    assert pulumi_mocks.under("clmixed-") == []

@@ -66,9 +66,7 @@ def _nat_of_private_route(pulumi_mocks, prefix):
     return {r.name: r.inputs["natGatewayId"] for r in routes}
 
 
-def test_single_nat_strategy_routes_every_private_subnet_through_one_nat(
-    pulumi_mocks, networks
-):
+def test_single_nat_strategy_routes_every_private_subnet_through_one_nat(pulumi_mocks, networks):
     nats = pulumi_mocks.of_type("aws:ec2/natGateway:NatGateway", "netsingle")
     assert len(nats) == 1
     assert set(_nat_of_private_route(pulumi_mocks, "netsingle").values()) == {nats[0].id}

@@ -53,9 +53,7 @@ def test_execution_policy_scopes_logs_queues_metrics_and_key(execution_policy):
     (queues,) = statements_with(execution_policy, "sqs:SendMessage")
     assert resources(queues) == ["arn:aws:sqs:eu-west-1:*:airflow-celery-*"]
     (metrics,) = statements_with(execution_policy, "airflow:PublishMetrics")
-    assert resources(metrics) == [
-        "arn:aws:airflow:eu-west-1:111122223333:environment/liminal-dev"
-    ]
+    assert resources(metrics) == ["arn:aws:airflow:eu-west-1:111122223333:environment/liminal-dev"]
     (key,) = statements_with(execution_policy, "kms:Decrypt")
     assert resources(key) == [KEY]
     assert key["Condition"]["StringLike"]["kms:ViaService"] == [

@@ -91,7 +91,7 @@ def test_services_wire_image_claims_and_exposure(pulumi_mocks: LiminalMocks) -> 
                 claims={"store": pulumi.Output.from_input("store-claim")},
                 namespace=pulumi.Output.from_input("liminal"),
                 exposure="internal_load_balancer",
-                command=("python", "-m", "liminal_pulumi.server_main"),
+                commands={"my_server": ("python", "-m", "liminal_pulumi.server_main")},
             ),
         )
     )

@@ -42,6 +42,19 @@ def _project(tmp_path: Path) -> str:
     return project_revision(tmp_path)
 
 
+def _release(revision: str, name: str) -> tuple[dict[str, Any], Any]:
+    """Only the promotion's outputs, with no resource consuming them (a failure stays here)."""
+    settings = settings_from_config({"liminal:promoteFrom": "staging"})
+
+    def program() -> tuple[dict[str, Any], Any]:
+        parent = pulumi.ComponentResource("test:index:Promotion", name)
+        refs, revision_output = promoted_release(parent, settings, (IMAGE,), revision)
+        assert refs is not None
+        return refs, revision_output
+
+    return run(program)
+
+
 def _promote(revision: str, name: str) -> tuple[Registry, Any]:
     settings = settings_from_config({"liminal:promoteFrom": "staging"})
 
@@ -87,10 +100,9 @@ def test_a_missing_source_output_is_a_clear_error(
 ) -> None:
     revision = _project(tmp_path)
     source_outputs({k: (revision if v == "REV" else v) for k, v in outputs.items()})
-    with pytest.raises(PromotionError) as caught:
-        registry, revision_output = _promote(revision, f"promo-{missing}")
-        resolve(registry.image_refs[IMAGE])
-        resolve(revision_output)
+    with pytest.raises(PromotionError) as caught:  # raised by the run, or when read
+        refs, _ = _release(revision, f"promo-{missing}")
+        resolve(refs[IMAGE])
     message = str(caught.value)
     assert "'organization/liminal/staging'" in message and f"'{missing}'" in message
 
@@ -101,5 +113,5 @@ def test_promoting_another_liminal_revision_fails(
     revision = _project(tmp_path)
     source_outputs({"imageRefs": {IMAGE: REF}, "projectRevision": "0" * 64})
     with pytest.raises(PromotionError, match="revision"):
-        registry, _ = _promote(revision, "promo-rev")
-        resolve(registry.image_refs[IMAGE])
+        _, revision_output = _release(revision, "promo-rev")
+        resolve(revision_output)

@@ -1,0 +1,121 @@
+"""Pure parts of the DAG work: placeholder rewriting, lookup order, compiled form, bundle."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import DATA, REPO, copy_project
+
+from liminal_pulumi import compiled
+from liminal_pulumi.dag_bundle import loader_files, project_files
+from liminal_pulumi.dag_plan import plan_file
+from liminal_pulumi.deployment import DeploymentFacts
+from liminal_pulumi.loader import load_project
+from liminal_pulumi.local_run import rewrite_mount_paths
+from liminal_pulumi.runtime_variables import AIRFLOW_CONTEXT_NAMES, resolve, rewrite
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("python a.py", "python a.py"),
+        ("run {{ model }} on {{ ds }}", "run {{ liminal_var('model') }} on {{ ds }}"),
+        ("{{ var.value.key }}", "{{ var.value.key }}"),
+        ("{{ dag_run.conf['x'] }}", "{{ dag_run.conf['x'] }}"),
+        ("{{ macros.ds_add(ds, 1) }}", "{{ macros.ds_add(ds, 1) }}"),
+        ("{{a-{{b}}}}", "{{ liminal_var('a-' ~ liminal_var('b')) }}"),
+        ("{{ unclosed", "{{ unclosed"),
+    ],
+)
+def test_dags_rewrite_leaves_airflow_names_to_airflow(text: str, expected: str) -> None:
+    assert rewrite(text) == expected
+
+
+def test_dags_rewritten_templates_render_with_jinja_in_lookup_order() -> None:
+    import jinja2
+
+    from liminal_pulumi.runtime_variables import make_macro
+
+    class Run:
+        conf = {"a": "conf"}
+
+    class Task:
+        task_id = "t"
+
+    macro = make_macro({"a": "file", "b": "file", "c": "file"}, {"t": {"b": "task"}})
+    template = jinja2.Environment().from_string(rewrite("{{a}} {{b}} {{c}} {{ zz }} {{ ds }}"))
+    text = template.render(liminal_var=macro, dag_run=Run(), task=Task(), ds="2024-01-02")
+    assert text == "conf task file {{ zz }} 2024-01-02"
+
+
+def test_dags_resolve_order_conf_task_file_airflow_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIMTEST_ONLY_ENV", "env")
+    airflow = {"x": "airflow", "y": "airflow"}.get
+    scopes = {"file_variables": {"x": "file", "w": "{{ v }}!", "v": "nested"}}
+    assert resolve("x", conf={"x": "conf"}, airflow_variable=airflow, **scopes) == "conf"
+    assert resolve("x", task_variables={"x": "task"}, airflow_variable=airflow, **scopes) == "task"
+    assert resolve("x", airflow_variable=airflow, **scopes) == "file"
+    assert resolve("y", airflow_variable=airflow, **scopes) == "airflow"
+    assert resolve("LIMTEST_ONLY_ENV") == "env"
+    assert resolve("w", **scopes) == "nested!"
+    assert resolve("missing") == "{{ missing }}"
+
+
+def test_dags_context_names_cover_installed_airflow() -> None:
+    from airflow.sdk.definitions.context import Context
+
+    assert set(Context.__annotations__) <= AIRFLOW_CONTEXT_NAMES
+
+
+def test_dags_compiled_form_round_trips_and_detects_edits(tmp_path: Path) -> None:
+    root = copy_project(REPO / "examples" / "iris", tmp_path / "iris")
+    project = load_project(root)
+    text = compiled.compile_project(project)
+    moved = tmp_path / "elsewhere"
+    copy_project(root, moved)
+    data = json.loads(text)
+    assert compiled.is_current(data, moved)
+    assert compiled.project_from_compiled(data, moved) == load_project(moved)
+    (moved / "liminal.yml").write_text((moved / "liminal.yml").read_text() + "\n# edited\n")
+    assert not compiled.is_current(data, moved)
+    (moved / "extra").mkdir()
+    assert compiled.read_compiled(moved / "extra" / "missing.json") is None
+
+
+def test_dags_plan_uses_deployment_facts_and_keeps_task_order() -> None:
+    project = load_project(REPO / "examples" / "iris")
+    facts = DeploymentFacts(
+        images={"myorg/mydatascienceapp": "repo/app:1"}, claims={}, namespace="ns"
+    )
+    (plan,) = plan_file(project.files[0], facts)
+    assert [t.task_id for t in plan.tasks] == ["start", "train", "validate", "end"]
+    train = plan.tasks[1].container
+    assert train is not None
+    assert (train.image_ref, train.namespace, train.kubeconfig) == ("repo/app:1", "ns", None)
+    assert train.mounts[0].claim == "gettingstartedvol-pvc"
+    assert train.source == project.root
+
+
+def test_dags_mount_paths_rewrite_only_whole_path_segments() -> None:
+    mounts = {"/mnt/vol": "/home/me/vol"}
+    assert rewrite_mount_paths("ls /mnt/vol/x /mnt/vol", mounts) == "ls /home/me/vol/x /home/me/vol"
+    assert rewrite_mount_paths("/mnt/volume2", mounts) == "/mnt/volume2"
+
+
+def test_dags_bundle_holds_loader_and_its_imports_only() -> None:
+    files = loader_files()
+    assert files["liminal_dags.py"].name == "liminal_dags.py"
+    names = {Path(k).name for k in files}
+    assert {"compiled.py", "dag_builder.py", "dag_plan.py", "model.py", "loader.py"} <= names
+    assert not names & {"cli.py", "local_run.py", "dag_bundle.py", "server.py"}
+    assert all(path.is_file() for path in files.values())
+
+
+def test_dags_project_files_hold_yaml_and_current_compiled_form() -> None:
+    project = load_project(DATA / "kinds")
+    files = project_files(project)
+    assert set(files) == {"liminal/kinds/liminal.yml", "liminal/kinds/liminal.compiled.json"}
+    data = json.loads(files["liminal/kinds/liminal.compiled.json"])
+    assert compiled.is_current(data, DATA / "kinds")
