@@ -773,7 +773,8 @@ def normalize_file(merged: YamlMap, path: Path, reporter: Reporter) -> YamlMap:
         keep = YamlList(loc=images.loc)
         synthetic = normalizer.extra_images
         for index, image in enumerate(images):
-            replaced = image.get("image") in normalizer.replaced_images
+            tag = image.get("image") if isinstance(image, Mapping) else None
+            replaced = isinstance(tag, str) and tag in normalizer.replaced_images
             if replaced and all(image is not s for s in synthetic):
                 continue
             keep.append_from(image, images.item_loc(index))

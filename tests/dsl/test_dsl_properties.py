@@ -88,8 +88,11 @@ def mutate_text(text: str, data: st.DataObject) -> str:
     return "\n".join(lines)
 
 
+# Derandomized so that CI and every developer run the same examples: a property test that finds
+# a different bug on each run would be a flaky test; widen max_examples locally to explore.
 @settings(
-    max_examples=200,
+    max_examples=300,
+    derandomize=True,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
