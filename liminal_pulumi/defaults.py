@@ -151,5 +151,8 @@ COMPILED_FILE_NAME = "liminal.compiled.json"
 LIMINAL_HOME_DIR = "liminal"
 LIMINAL_HOME_ENV = "LIMINAL_HOME"
 CLOUDWATCH_DIMENSION = "ApplicationName"
+# Job metrics are best effort: a few seconds at most before the task goes on without them.
+METRICS_TIMEOUT_SECONDS = 5
+METRICS_ATTEMPTS = 2
 LOCAL_AIRFLOW_DIR = "airflow"  # under LOCAL_STATE_DIR: the local run's AIRFLOW_HOME
 LOCAL_LOG_TAIL_LINES = 40

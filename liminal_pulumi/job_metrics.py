@@ -5,7 +5,10 @@ runs) publishes JobResult (1 success, 0 failure) and JobDuration (seconds since 
 then fails itself when any other task of the run failed: it is the DAG's last task, and Airflow
 judges a run by its last tasks, so without this a run with a failed task could end "success"
 behind an `always_run` pipeline. Metrics go to CloudWatch (dimension ApplicationName = pipeline)
-only when the file's `metrics.backends` includes `cloudwatch`.
+only when the file's `metrics.backends` includes `cloudwatch`. Publishing is best effort: a
+metric that cannot be sent (no credentials on a laptop, a missing IAM permission, CloudWatch
+unreachable) is a warning in the task's log, never a failed pipeline, and it gives up within
+seconds rather than retrying for minutes.
 """
 
 from __future__ import annotations
@@ -38,10 +41,14 @@ def put_metrics(
 ) -> None:
     """Publish `name -> (value, unit)` to CloudWatch under the pipeline's dimension."""
     import boto3
+    from botocore.config import Config
 
-    client = (
-        boto3.client("cloudwatch", region_name=region) if region else boto3.client("cloudwatch")
+    config = Config(
+        connect_timeout=defaults.METRICS_TIMEOUT_SECONDS,
+        read_timeout=defaults.METRICS_TIMEOUT_SECONDS,
+        retries={"total_max_attempts": defaults.METRICS_ATTEMPTS, "mode": "standard"},
     )
+    client = boto3.client("cloudwatch", region_name=region, config=config)
     now = dt.datetime.now(dt.UTC)
     client.put_metric_data(
         Namespace=namespace or defaults.DAG_TAG,
@@ -77,9 +84,15 @@ class _JobMetricsOperator(BaseOperator):
         self.region = region
 
     def _publish(self, values: Mapping[str, tuple[float, str]]) -> None:
-        if CLOUDWATCH in self.backends:
-            put_metrics(self.namespace, self.pipeline, values, self.region)
         self.log.info("job metrics for %s: %s", self.pipeline, dict(values))
+        if CLOUDWATCH not in self.backends:
+            return
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            put_metrics(self.namespace, self.pipeline, values, self.region)
+        except (BotoCoreError, ClientError) as error:
+            self.log.warning("job metrics not sent to CloudWatch: %s", error)
 
 
 class JobStartOperator(_JobMetricsOperator):

@@ -87,7 +87,7 @@ def load_project_with_warnings(path: Path | str) -> tuple[Project, list[Diagnost
 
 def _single_file_with_parents(
     file: Path, reporter: Reporter
-) -> tuple[dict[Path, YamlMap], dict[str, YamlMap], int]:
+) -> tuple[dict[Path, YamlMap], dict[str, list[YamlMap]], int]:
     """One file and the parents it names, looked for in ever wider folders around it.
 
     The search widens from the file's folder up to `PARENT_SEARCH_LEVELS` folders above it (and
@@ -114,7 +114,7 @@ def _single_file_with_parents(
     return documents, by_name, 0 if file in documents else 1
 
 
-def _chain_resolves(document: YamlMap, by_name: dict[str, YamlMap]) -> bool:
+def _chain_resolves(document: YamlMap, by_name: dict[str, list[YamlMap]]) -> bool:
     return _parents(document, by_name, Reporter(), 0) is not None
 
 
@@ -144,8 +144,9 @@ def _file_type(document: YamlMap) -> str | None:
     return None
 
 
-def _index_by_name(documents: dict[Path, YamlMap], reporter: Reporter) -> dict[str, YamlMap]:
-    by_name: dict[str, YamlMap] = {}
+def _index_by_name(documents: dict[Path, YamlMap], reporter: Reporter) -> dict[str, list[YamlMap]]:
+    """File name -> the files with that name (more than one is an error, reported here)."""
+    by_name: dict[str, list[YamlMap]] = {}
     for file, document in documents.items():
         kind = document.get("type", "sub")
         if kind not in FILE_TYPES:
@@ -162,18 +163,39 @@ def _index_by_name(documents: dict[Path, YamlMap], reporter: Reporter) -> dict[s
             reporter.error(document.value_loc("name"), f"`name` must be text, got {describe(name)}")
             continue
         if name in by_name:
-            first = by_name[name].value_loc("name")
+            first = by_name[name][0].value_loc("name")
             reporter.error(
                 document.value_loc("name"),
                 f"duplicate file name `{name}`: {first.file}:{first.line} and {file} both use it",
             )
-            continue
-        by_name[name] = document
+        by_name.setdefault(name, []).append(document)
     return by_name
 
 
+def _nearest(candidates: list[YamlMap], near: Path | None) -> YamlMap:
+    """The candidate whose file shares the longest folder path with `near` (first on a tie).
+
+    Names must be unique (a duplicate is already an error); taking the nearest parent still
+    checks each project of a tree against its own parent, so one error does not hide others.
+    """
+    if len(candidates) == 1 or near is None:
+        return candidates[0]
+    here = near.parent.parts
+
+    def shared(candidate: YamlMap) -> int:
+        there = candidate.loc.file.parent.parts if candidate.loc.file else ()
+        count = 0
+        for mine, theirs in zip(here, there, strict=False):
+            if mine != theirs:
+                break
+            count += 1
+        return count
+
+    return max(candidates, key=shared)
+
+
 def _parents(
-    document: YamlMap, by_name: dict[str, YamlMap], reporter: Reporter, unreadable: int
+    document: YamlMap, by_name: dict[str, list[YamlMap]], reporter: Reporter, unreadable: int
 ) -> list[YamlMap] | None:
     """The parents of `document`, closest first; None after reporting a broken chain."""
     parents: list[YamlMap] = []
@@ -185,9 +207,9 @@ def _parents(
         if not isinstance(wanted, str):
             reporter.error(where, f"`super` must name a parent file, got {describe(wanted)}")
             return None
-        parent = by_name.get(wanted)
-        if parent is None:
-            supers = [n for n, d in by_name.items() if d.get("type") == "super"]
+        candidates = by_name.get(wanted)
+        if not candidates:
+            supers = [n for n, ds in by_name.items() if ds[0].get("type") == "super"]
             reporter.error(
                 where,
                 f"unknown super `{wanted}`: no liminal.yml in the project has `name: {wanted}`"
@@ -200,6 +222,7 @@ def _parents(
             cycle = " -> ".join([*chain, wanted])
             reporter.error(where, f"`super` chain is a cycle: {cycle}")
             return None
+        parent = _nearest(candidates, current.loc.file)
         chain.append(wanted)
         parents.append(parent)
         current = parent

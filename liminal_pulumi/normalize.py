@@ -12,6 +12,7 @@ result still point into the right file.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -69,8 +70,16 @@ HISTORIC_TASK_KEYS = {
     "input_type": "`input_type` is ignored",
     "input_path": "`input_path` is ignored",
     "no_cache": "`no_cache` belongs to an image; it is ignored on a task",
+    "output_path": "`output_path` is ignored",
+    "split_input": "`split_input` is ignored; the task runs once",
+    "cluster_name": "`cluster_name` on a task is ignored; the emr executor's `cluster_name` "
+    "names the cluster",
 }
 HISTORIC_TASK_SUGGESTIONS = {"env": "env_vars"}
+HISTORIC_MOUNT_KEYS = {
+    "mount": "`mount` names are ignored; the volume is mounted at `path`",
+    "pvc": "`pvc` on a mount is ignored; the claim is the volume's `claim_name` under `volumes`",
+}
 PIPELINE_KEYS = frozenset(
     {
         "pipeline",
@@ -562,15 +571,10 @@ class FileNormalizer:
         kind = self.typed(entry, TASK_CLASSES, "task")
         if kind is None:
             return None
-        cls = TASK_CLASSES[kind]
         if "source" in entry and kind in ("python", "spark"):
             self.task_image(entry, kind)
-        entry = self.only_keys(
-            entry,
-            field_names(cls) | ({"source"} if kind in ("python", "spark") else set()),
-            f"a {kind} task",
-            historic=HISTORIC_TASK_KEYS,
-        )
+        allowed, historic = _task_keys(kind)
+        entry = self.only_keys(entry, allowed, f"a {kind} task", historic=historic)
         entry.pop("source", None)
         run_time = entry.derive(k for k in entry if k in RUN_TIME_TASK_FIELDS)
         task = self.render_tree(entry.derive(k for k in entry if k not in RUN_TIME_TASK_FIELDS))
@@ -624,9 +628,8 @@ class FileNormalizer:
     def mounts(self, task: YamlMap) -> YamlList:
         result = YamlList(loc=task.value_loc("mounts"))
         for entry, where in self.items(task, "mounts", "a mount"):
-            historic = {"mount": "`mount` names are ignored; the volume is mounted at `path`"}
             mount = self.render_tree(
-                self.only_keys(entry, MOUNT_KEYS, "a mount", historic=historic)
+                self.only_keys(entry, MOUNT_KEYS, "a mount", historic=HISTORIC_MOUNT_KEYS)
             )
             result.append_from(mount, where)
         return result
@@ -654,10 +657,40 @@ class FileNormalizer:
             if isinstance(arguments, Mapping):
                 flat: list[Any] = []
                 for key, value in arguments.items():
-                    flat.extend([key, as_text(value)])
+                    where = arguments.value_loc(key) if isinstance(arguments, YamlMap) else task.loc
+                    flat.extend([key, self.spark_argument(value, where)])
                 task.put("application_arguments", flat, task)
             elif isinstance(arguments, list):
-                task.put("application_arguments", [as_text(a) for a in arguments], task)
+                task.put(
+                    "application_arguments",
+                    [
+                        self.spark_argument(
+                            value,
+                            arguments.item_loc(index)
+                            if isinstance(arguments, YamlList)
+                            else task.loc,
+                        )
+                        for index, value in enumerate(arguments)
+                    ],
+                    task,
+                )
+
+    def spark_argument(self, value: Any, where: Location) -> Any:
+        """One spark-submit argument as text; a list or mapping becomes its Python text.
+
+        The original passed `str(value)` to spark-submit, so `[a, b]` reached the application
+        as the one argument `['a', 'b']`: kept, with a warning, so the command does not change.
+        """
+        if not isinstance(value, Mapping | list):
+            return as_text(value)
+        text = str(to_plain(value))
+        self.warn(
+            where,
+            f"a {'list' if isinstance(value, list) else 'mapping'} is passed to spark-submit "
+            f"as the one argument `{text}` (its Python text, as the original did); "
+            "write the argument as text to choose its form",
+        )
+        return text
 
     def task_image(self, entry: YamlMap, kind: str) -> None:
         """Older files build a task's image from the task itself (`image` plus `source`)."""
@@ -704,7 +737,8 @@ class FileNormalizer:
         if kind is not None and kind != "python_server":
             self.error(
                 entry.value_loc("type"),
-                f"unknown service type {describe(kind)}; expected python_server",
+                f"unknown service type {f'`{kind}`' if isinstance(kind, str) else describe(kind)}"
+                "; expected python_server",
                 suggest(kind, ["python_server"]),
             )
         if "env_vars" in service:
@@ -754,6 +788,27 @@ class FileNormalizer:
         )
         self.extra_images.append(self.image_fields(server))
         self.replaced_images.add(tag)
+
+
+@functools.cache
+def _task_keys(kind: str) -> tuple[frozenset[str], Mapping[str, str]]:
+    """The keys a `kind` task accepts, and those it accepts with a warning: historic keys, and
+    keys of other task types (a `task_defaults` entry or a copied task can carry them; the
+    original ignored them)."""
+    allowed = field_names(TASK_CLASSES[kind]) | (
+        {"source"} if kind in ("python", "spark") else set()
+    )
+    historic = dict(HISTORIC_TASK_KEYS)
+    owners: dict[str, list[str]] = {}
+    for other, cls in TASK_CLASSES.items():
+        if other != kind:
+            for key in field_names(cls) - allowed:
+                owners.setdefault(key, []).append(other)
+    for key, kinds in owners.items():
+        historic.setdefault(
+            key, f"`{key}` is a key of {' and '.join(kinds)} tasks; it is ignored on a {kind} task"
+        )
+    return frozenset(allowed), historic
 
 
 def _flatten(conf: Mapping[str, Any], prefix: str = "") -> Iterable[tuple[str, str]]:

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from liminal_pulumi import model
 from liminal_pulumi.normalize import (
     EXECUTOR_CLASSES,
+    HISTORIC_MOUNT_KEYS,
     HISTORIC_TASK_KEYS,
     IMAGE_CLASSES,
     TASK_CLASSES,
@@ -92,6 +93,12 @@ def liminal_schema() -> dict[str, Any]:
     }
     for key, why in HISTORIC_TASK_KEYS.items():
         task_overrides[key] = {"deprecated": True, "description": why}
+    task_overrides["source"] = {
+        **_TEXT,
+        "deprecated": True,
+        "description": "older form: the task's image is built from this folder; "
+        "declare the image under `images` instead",
+    }
     defs["Task"] = _typed(TASK_CLASSES, "task", defs, task_overrides)
     defs["Task"]["required"] = ["task", "type"]
     image_overrides = {"source": _TEXT, "python_version": {"type": ["string", "number"]}}
@@ -132,14 +139,18 @@ def liminal_schema() -> dict[str, Any]:
             "volume": _TEXT,
             "claim_name": _TEXT,
             "local": _object({"path": _TEXT}, ["path"]),
+            "pvc": {**_TEXT, "deprecated": True, "description": "ignored; use `claim_name`"},
         },
         ["volume"],
     )
     defs["Secret"] = _object(
         {"secret": _TEXT, "local_path_file": _TEXT, "remote_path": _TEXT}, ["secret"]
     )
-    # After the models' own definitions: the written form also allows the historic `mount`.
-    mount = _fields(model.Mount, defs) | {"mount": {**_TEXT, "deprecated": True}}
+    # After the models' own definitions: the written form also allows historic keys (`mount`).
+    mount = _fields(model.Mount, defs) | {
+        key: {**_TEXT, "deprecated": True, "description": why}
+        for key, why in HISTORIC_MOUNT_KEYS.items()
+    }
     defs["Mount"] = _object(mount, ["volume", "path"])
     defaults_by_type = {kind: {"type": "object"} for kind in TASK_CLASSES}
     top = {

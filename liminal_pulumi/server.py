@@ -326,7 +326,11 @@ def _error_status(status: int) -> int:
 
 
 def _json_response(document: Any, status: int) -> Response:
-    return Response(json.dumps(document, default=_plain), status, mimetype=_JSON_MIMETYPE)
+    # NaN and Infinity are not JSON: a client's parser would fail on a 200. Refusing them makes
+    # the endpoint's result a logged 500 that names the problem instead.
+    return Response(
+        json.dumps(document, default=_plain, allow_nan=False), status, mimetype=_JSON_MIMETYPE
+    )
 
 
 def _plain(value: Any) -> Any:

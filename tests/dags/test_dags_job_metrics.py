@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 import boto3
 import pytest
@@ -52,3 +53,20 @@ def test_dags_job_start_publishes_only_with_cloudwatch_backend(cloudwatch) -> No
         task_id="start", pipeline="p1", namespace="A", backends=["cloudwatch"]
     ).execute({})
     assert list(_names(cloudwatch, "A")) == ["JobStarted"]
+
+
+def test_dags_unreachable_cloudwatch_is_a_warning_not_a_failed_pipeline(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A laptop without AWS, or a missing IAM permission: the run goes on, the log says why."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    # Nothing listens on port 9 of the loopback: the connection is refused at once.
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDWATCH", "http://127.0.0.1:9")
+    operator = JobStartOperator(
+        task_id="start", pipeline="p1", namespace="A", backends=["cloudwatch"], region="eu-west-1"
+    )
+    with caplog.at_level(logging.WARNING):
+        operator.execute({})
+    assert "job metrics not sent to CloudWatch" in caplog.text
+    assert "127.0.0.1:9" in caplog.text

@@ -41,6 +41,67 @@ pipelines:
 """
 
 
+# Two projects under one top-level folder, each with a parent named `infra` (as real trees of
+# Apache Liminal examples are): the clash is an import error, yet each app still loads against
+# its own parent, keeping keys the original ignored (with a warning) and its spark arguments.
+TWINS = {
+    "one/archetype/liminal.yml": """\
+name: infra
+type: super
+executors:
+  - executor: cluster
+    type: emr
+    cluster_name: twin-cluster
+task_defaults:
+  spark:
+    executor: cluster
+    application_source: s3://code/{{job}}
+""",
+    "one/app/liminal.yml": """\
+name: twin_one
+super: infra
+variables:
+  job: crunch.py
+pipelines:
+  - pipeline: twin_one_pipeline
+    start_date: 2024-01-01
+    timeout_minutes: 5
+    tasks:
+      - task: crunch
+        type: spark
+        cluster_name: twin-cluster
+        application_arguments:
+          --columns: [price, rooms]
+""",
+    "two/archetype/liminal.yml": """\
+name: infra
+type: super
+executors:
+  - executor: pods_two
+    type: kubernetes
+""",
+    "two/app/liminal.yml": """\
+name: twin_two
+super: infra
+images:
+  - image: twins/two
+    type: python
+pipelines:
+  - pipeline: twin_two_pipeline
+    start_date: 2024-01-01
+    timeout_minutes: 5
+    tasks:
+      - task: work
+        type: python
+        executor: pods_two
+        image: twins/two
+        cmd: echo hi
+        output_path: /tmp/out.json
+        split_input: true
+""",
+}
+
+
 @pytest.fixture(scope="module")
 def dags_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     scratch = tmp_path_factory.mktemp("projects")
@@ -62,6 +123,9 @@ def dags_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name, text in {"good": GOOD, "bad": bad}.items():
         (home / "mixed" / name).mkdir(parents=True)
         (home / "mixed" / name / "liminal.yml").write_text(text)
+    for relative, text in TWINS.items():
+        (home / "twins" / relative).parent.mkdir(parents=True)
+        (home / "twins" / relative).write_text(text)
     return folder
 
 
@@ -79,6 +143,8 @@ def test_dags_one_dag_per_valid_pipeline(bag: dict) -> None:
         "good_pipeline",
         "kinds_pipeline",
         "my_datascience_pipeline",
+        "twin_one_pipeline",
+        "twin_two_pipeline",
         "vars_pipeline_v2",
     ]
 
@@ -94,6 +160,23 @@ def test_dags_broken_files_are_one_located_import_error(bag: dict, dags_folder: 
     assert str(dags_folder / "liminal" / "mixed" / "bad" / "liminal.yml") + ":" in message
     assert "nope" in message  # the unknown image is named
     assert "good" not in message.lower().replace("goodneighbour", "")
+
+
+def test_dags_parents_of_one_name_clash_but_each_app_loads_with_its_own(
+    bag: dict, dags_folder: Path
+) -> None:
+    ((_, message),) = bag["import_errors"].items()
+    twins = dags_folder / "liminal" / "twins"
+    assert f"{twins / 'two' / 'archetype' / 'liminal.yml'}:1:7: error: name: duplicate" in message
+    assert str(twins / "one" / "app") not in message
+    assert str(twins / "two" / "app") not in message
+    crunch = bag["dags"]["twin_one_pipeline"]["tasks"][1]["fields"]
+    (step,) = crunch["steps"]
+    assert step["HadoopJarStep"]["Args"][-2:] == ["--columns", "['price', 'rooms']"]
+    assert crunch["job_flow_name"] == "twin-cluster"
+    work = bag["dags"]["twin_two_pipeline"]["tasks"][1]
+    assert work["class"] == "KubernetesPodOperator"
+    assert work["fields"]["image"] == "twins/two"
 
 
 def test_dags_iris_tasks_in_order_with_pod_arguments(bag: dict, dags_folder: Path) -> None:

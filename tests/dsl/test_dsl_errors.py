@@ -242,6 +242,14 @@ SINGLE_FILE_CASES = [
         "img",
     ),
     (
+        "service type",
+        MINIMAL + "services:\n  - service: s\n    image: img\n    type: python-server\n",
+        17,
+        "services[0].type",
+        "unknown service type `python-server`",
+        "python_server",
+    ),
+    (
         "env not mapping",
         with_task("        env_vars: [A]\n"),
         11,
@@ -404,3 +412,37 @@ def test_diagnostic_text_reads_file_line_column_path_and_hint(tmp_path: Path) ->
     text = str(error)
     assert text.startswith(f"{(tmp_path / 'liminal.yml').resolve()}:2:1: error: pipelnes:")
     assert text.endswith("(did you mean `pipelines`?)")
+
+
+def test_duplicate_parent_names_each_child_still_uses_its_nearest_parent(tmp_path: Path) -> None:
+    """Two projects in one tree, each with a parent named `infra`: the clash is an error, and
+    each child is still checked against its own parent, so no other error is hidden or made up."""
+
+    def parent(executor: str) -> str:
+        executors = f"executors:\n  - executor: {executor}\n    type: kubernetes\n"
+        return "name: infra\ntype: super\n" + executors
+
+    def child(name: str, executor: str, pipeline: str) -> str:
+        task = f"        executor: {executor}\n        cmd: echo hi"
+        return (
+            MINIMAL.replace("name: app", f"name: {name}\nsuper: infra")
+            .replace("        cmd: echo hi", task)
+            .replace("pipeline: p", f"pipeline: {pipeline}")
+            .replace("img", f"img_{name}")
+        )
+
+    errors = errors_of(
+        tmp_path,
+        {
+            "one/archetype/liminal.yml": parent("pods_one"),
+            "one/app/liminal.yml": child("one", "pods_one", "p1"),
+            "two/archetype/liminal.yml": parent("pods_two"),
+            "two/app/liminal.yml": child("two", "pods_tow", "p2"),
+        },
+    )
+    clash = find(errors, "duplicate file name `infra`")
+    assert clash.file == (tmp_path / "two/archetype/liminal.yml").resolve()
+    typo = find(errors, "unknown executor `pods_tow`")
+    assert typo.file == (tmp_path / "two/app/liminal.yml").resolve()
+    assert typo.suggestion == "pods_two"  # found in two's own parent, not in one's
+    assert len(errors) == 2

@@ -68,6 +68,10 @@ def generator(body):
     yield "not a response"
 
 
+def not_a_number(body):
+    return {"probability": float("nan")}
+
+
 def slow(body):
     Path(os.environ["SLOW_MARKER"]).write_text("started")
     time.sleep(1.5)
@@ -87,6 +91,7 @@ FUNCTIONS = [
     "numpy_probability",
     "numpy_dict",
     "generator",
+    "not_a_number",
 ]
 
 
@@ -209,6 +214,7 @@ BAD_REQUESTS = {
     "function_raises": ("POST", "/boom", b"{}", {"Content-Type": "application/json"}, 500),
     "function_returns_none": ("GET", "/forgot_return", None, {}, 500),
     "function_returns_a_generator": ("GET", "/generator", None, {}, 500),
+    "function_returns_nan": ("GET", "/not_a_number", None, {}, 500),
 }
 
 
