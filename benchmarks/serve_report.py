@@ -1,7 +1,8 @@
 """Summarise wrk runs of the model server (and of Liminal 0.0.5's server) as one table.
 
 Usage: python benchmarks/serve_report.py NAME=WRK_OUTPUT_FILE ... [--baseline NAME]
-Prints requests/s, p50, p99 and non-2xx responses per run; with --baseline, each run's
+A NAME given several times (rounds of the same run) is summarised by its medians. Prints
+requests/s, p50, p99 and non-2xx responses (summed) per run; with --baseline, each run's
 requests/s ratio and p99 against that run, and whether the issue's target (>= 2x requests/s at a
 p99 no worse, zero non-2xx) is met.
 """
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import re
+import statistics
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,24 +49,37 @@ def parse_wrk(text: str) -> WrkRun:
     )
 
 
+def median_run(runs: list[WrkRun]) -> WrkRun:
+    """Medians of rate and latencies over rounds; non-2xx summed, socket errors of every round."""
+    errors = sorted({run.socket_errors for run in runs} - {"none"})
+    return WrkRun(
+        requests_per_second=statistics.median(run.requests_per_second for run in runs),
+        p50_ms=statistics.median(run.p50_ms for run in runs),
+        p99_ms=statistics.median(run.p99_ms for run in runs),
+        non_2xx=sum(run.non_2xx for run in runs),
+        socket_errors="; ".join(errors) or "none",
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", metavar="NAME=FILE")
     parser.add_argument("--baseline", help="the NAME of the run to compare the others with")
     args = parser.parse_args()
-    runs = {}
+    rounds: dict[str, list[WrkRun]] = defaultdict(list)
     for item in args.runs:
         name, _, file = item.partition("=")
-        runs[name] = parse_wrk(Path(file).read_text())
+        rounds[name].append(parse_wrk(Path(file).read_text()))
+    runs = {name: median_run(each) for name, each in rounds.items()}
     width = max(len(name) for name in runs)
     print(
-        f"{'run':<{width}}  {'req/s':>9}  {'p50 ms':>7}  {'p99 ms':>7}  {'non-2xx':>7}"
-        "  socket errors"
+        f"{'run':<{width}}  {'rounds':>6}  {'req/s':>9}  {'p50 ms':>7}  {'p99 ms':>7}  "
+        f"{'non-2xx':>7}  socket errors"
     )
     for name, run in runs.items():
         print(
-            f"{name:<{width}}  {run.requests_per_second:>9.0f}  {run.p50_ms:>7.2f}  "
-            f"{run.p99_ms:>7.2f}  {run.non_2xx:>7}  {run.socket_errors}"
+            f"{name:<{width}}  {len(rounds[name]):>6}  {run.requests_per_second:>9.0f}  "
+            f"{run.p50_ms:>7.2f}  {run.p99_ms:>7.2f}  {run.non_2xx:>7}  {run.socket_errors}"
         )
     if args.baseline is None:
         return

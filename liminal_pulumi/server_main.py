@@ -34,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     for variable in _BLAS_THREAD_VARIABLES:
         os.environ.setdefault(variable, "1")
     # Imported after the metrics folder is set: prometheus_client picks its storage on import.
-    from liminal_pulumi.gunicorn_config import GunicornServer, gunicorn_options
+    from liminal_pulumi.gunicorn_config import GunicornServer, gunicorn_options, port_in_use
     from liminal_pulumi.server import create_app
     from liminal_pulumi.server_endpoints import load_endpoints
 
@@ -43,6 +43,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     except (OSError, ValueError) as error:
         sys.exit(f"liminal server: cannot read endpoints file {settings.endpoints_file}: {error}")
     app_dir = settings.app_dir.resolve()
+    taken = port_in_use(settings.host, settings.port)
+    if taken is not None:
+        sys.exit(f"liminal server: cannot listen on {settings.host}:{settings.port}: {taken}")
 
     def app_factory() -> object:
         return create_app(endpoints, app_dir=app_dir, max_body_bytes=settings.max_body_bytes)

@@ -10,6 +10,7 @@ from pathlib import Path
 from serving_helpers import Launch, request
 
 from liminal_pulumi.model import Endpoint
+from liminal_pulumi.server_endpoints import dump_endpoints
 
 
 def test_broken_modules_fail_only_their_endpoints(tmp_path: Path, launch: Launch) -> None:
@@ -53,3 +54,36 @@ def test_unreadable_endpoints_file_is_a_one_line_error(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert f"cannot read endpoints file {bad}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_second_server_on_a_taken_port_refuses_to_start(tmp_path: Path, launch: Launch) -> None:
+    """Workers listen with SO_REUSEPORT; a second server must not silently share the port."""
+    (tmp_path / "good.py").write_text("def hello(body):\n    return 'first'\n")
+    first = launch(tmp_path, [Endpoint(endpoint="/hello", module="good", function="hello")])
+    endpoints_file = tmp_path / "second.json"
+    endpoints_file.write_text(
+        dump_endpoints([Endpoint(endpoint="/x", module="good", function="hello")])
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "liminal_pulumi.server_main",
+            "--endpoints-file",
+            str(endpoints_file),
+            "--app-dir",
+            str(tmp_path),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(first.port),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert f"cannot listen on 127.0.0.1:{first.port}" in result.stderr
+    assert "Traceback" not in result.stderr
+    for _ in range(20):  # every answer still comes from the first server
+        assert request(first.port, "GET", "/hello").body == b"first"
