@@ -118,6 +118,7 @@ EKS_CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManag
 NODE_DISK_SIZE_GIB = 50
 NODE_METADATA_HOP_LIMIT = 2  # EKS's own default: pods on the host network still reach IMDSv2
 EFS_CSI_ADDON = "aws-efs-csi-driver"
+METRICS_SERVER_ADDON = "metrics-server"
 EFS_ROOT_DIRECTORY = "/liminal"
 EFS_POSIX_UID = 10001
 EFS_POSIX_GID = 10001

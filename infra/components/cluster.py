@@ -135,6 +135,16 @@ class Cluster(pulumi.ComponentResource):
 
         node_group = self._node_group(name, args, partition.partition)
         self.efs_csi_role_arn = self._efs_csi_driver(name, args, partition.partition, node_group)
+        # The services' HorizontalPodAutoscalers scale on CPU, which only metrics-server reports.
+        aws.eks.Addon(
+            f"{name}-metrics-server",
+            cluster_name=self.cluster_name,
+            addon_name=defaults.METRICS_SERVER_ADDON,
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="PRESERVE",
+            tags=args.tags,
+            opts=child(self, depends_on=[node_group]),
+        )
 
         self.k8s_provider = k8s.Provider(
             f"{name}-k8s",

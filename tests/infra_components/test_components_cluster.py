@@ -127,7 +127,7 @@ def test_efs_csi_addon_uses_an_irsa_role_trusted_through_the_clusters_oidc_provi
     pulumi_mocks, clusters
 ):
     cluster = eks_cluster(pulumi_mocks, "clpriv")
-    (addon,) = pulumi_mocks.of_type("aws:eks/addon:Addon", "clpriv")
+    (addon,) = pulumi_mocks.of_type("aws:eks/addon:Addon", "clpriv-efs-csi")
     (role,) = pulumi_mocks.of_type("aws:iam/role:Role", "clpriv-efs-csi")
     assert addon.inputs["addonName"] == "aws-efs-csi-driver"
     assert addon.inputs["clusterName"] == "clpriv"
@@ -216,3 +216,12 @@ def test_mixed_architectures_are_refused_before_any_resource(pulumi_mocks):
             )
         )
     assert pulumi_mocks.under("clmixed-") == []
+
+
+def test_metrics_server_addon_feeds_the_services_autoscalers(pulumi_mocks, clusters):
+    eks_cluster(pulumi_mocks, "clpriv")
+    (addon,) = pulumi_mocks.of_type("aws:eks/addon:Addon", "clpriv-metrics-server")
+    assert addon.inputs["addonName"] == "metrics-server"
+    assert addon.inputs["clusterName"] == "clpriv"
+    (node_group,) = pulumi_mocks.of_type("aws:eks/nodeGroup:NodeGroup", "clpriv")
+    assert node_group.urn in addon.dependencies
