@@ -87,31 +87,16 @@ def _load(root: Path, data: dict | None, errors: dict[str, list[str]]) -> list:
             return list(compiled.project_from_compiled(data, root).files)
         except Exception as error:  # a damaged compiled form: validate the YAML instead
             errors.setdefault(str(root / defaults.COMPILED_FILE_NAME), []).append(str(error))
-    from liminal_pulumi.diagnostics import LiminalConfigError
+    from liminal_pulumi.loader import load_what_loads
 
     try:
-        from liminal_pulumi.loader import load_project
-
-        return list(load_project(root).files)
-    except LiminalConfigError as error:
-        broken = set()
-        for diagnostic in error.errors:
-            file = str(diagnostic.file or root)
-            broken.add(file)
-            errors.setdefault(file, []).append(str(diagnostic))
+        files, problems = load_what_loads(root)
     except Exception as error:
         errors.setdefault(str(root), []).append(f"{type(error).__name__}: {error}")
         return []
-    # one broken file must not hide its neighbours: load the others on their own
-    files = []
-    for path in discover(root) if root.is_dir() else []:
-        if str(path) in broken:
-            continue
-        try:
-            files.extend(load_project(path).files)
-        except Exception:  # it needs a broken file (its parent): already reported
-            errors.setdefault(str(path), []).append("not loaded: it depends on a broken file")
-    return files
+    for diagnostic in problems:
+        errors.setdefault(str(diagnostic.file or root), []).append(str(diagnostic))
+    return list(files)
 
 
 def load_dags() -> tuple[dict[str, DAG], dict[str, list[str]]]:

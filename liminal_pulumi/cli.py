@@ -8,8 +8,12 @@ User mistakes exit with status 2 and located messages, never a traceback.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from liminal_pulumi.model import Project
 
 app = typer.Typer(
     name="liminal",
@@ -92,18 +96,13 @@ def serve(
     host: str = HostOption,
 ) -> None:
     """Serve a project's service locally under gunicorn, with the local model store."""
-    from liminal_pulumi.diagnostics import LiminalConfigError
-    from liminal_pulumi.loader import load_project
     from liminal_pulumi.serve import ServeError, exec_server, plan_local_serve
-    from liminal_pulumi.summary import error_text
 
+    project, _ = _load_what_loads(path)
     try:
-        plan = plan_local_serve(load_project(path), service, port=port, host=host)
+        plan = plan_local_serve(project, service, port=port, host=host)
         typer.echo(f"serving {plan.service.service} at {plan.url} (Ctrl-C stops it)", err=True)
         exec_server(plan)
-    except LiminalConfigError as error:
-        typer.echo(error_text(error), err=True)
-        raise typer.Exit(2) from None
     except ServeError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
@@ -117,16 +116,9 @@ def build(
 ) -> None:
     """Write reproducible image build contexts (Dockerfiles) for the project's images."""
     from liminal_pulumi import defaults
-    from liminal_pulumi.diagnostics import LiminalConfigError
     from liminal_pulumi.images import ImageBuildError, write_build_context
-    from liminal_pulumi.loader import load_project
-    from liminal_pulumi.summary import error_text
 
-    try:
-        project = load_project(path)
-    except LiminalConfigError as error:
-        typer.echo(error_text(error), err=True)
-        raise typer.Exit(2) from None
+    project, failed = _load_what_loads(path)
     out_dir = out if out is not None else project.root / defaults.LOCAL_STATE_DIR / "build"
     # Secret files never enter a context, even when they sit in an image's source folder.
     secret_files = [
@@ -145,10 +137,30 @@ def build(
             continue
         try:
             context = write_build_context(declared, out_dir, exclude=secret_files)
-        except ImageBuildError as error:
+        except ImageBuildError as error:  # the other images are still written
             typer.echo(f"error: {file}: {error}", err=True)
-            raise typer.Exit(2) from None
+            failed = True
+            continue
         typer.echo(f"{tag}: {context}")
+    if failed:
+        raise typer.Exit(2)
+
+
+def _load_what_loads(path: Path) -> tuple[Project, bool]:
+    """The files under `path` that load, the others' errors printed (exit 2 if none loads);
+    True as the second value when some file had errors."""
+    from liminal_pulumi.discovery import project_root
+    from liminal_pulumi.loader import load_what_loads
+    from liminal_pulumi.model import Project
+
+    files, problems = load_what_loads(path)
+    for diagnostic in problems:
+        typer.echo(str(diagnostic), err=True)
+    if not files:
+        raise typer.Exit(2)
+    if problems:
+        typer.echo(f"{len(problems)} error(s): those files are left out", err=True)
+    return Project(root=project_root(path), files=files), bool(problems)
 
 
 PlanDiffOption = typer.Option(

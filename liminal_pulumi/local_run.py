@@ -471,15 +471,17 @@ def _print_failures(console: Console, outcome: PipelineOutcome, progress: Progre
 
 
 def main(path: Path, pipeline: str | None = None, conf_json: str | None = None) -> int:
-    """`liminal run`: 0 when every pipeline succeeded, 1 when one failed, 2 for user mistakes."""
+    """`liminal run`: 0 when every pipeline succeeded, 1 when one failed, 2 for user mistakes
+    (bad options, or liminal.yml errors: the pipelines of the files without errors still run)."""
     import json
 
     from rich.console import Console
 
-    from liminal_pulumi.diagnostics import LiminalConfigError
-    from liminal_pulumi.loader import load_project
+    from liminal_pulumi.discovery import project_root
+    from liminal_pulumi.loader import load_what_loads
+    from liminal_pulumi.model import Project
 
-    errors = Console(stderr=True)
+    errors = Console(stderr=True, soft_wrap=True)  # a located error stays one line
     conf = None
     if conf_json is not None:
         try:
@@ -493,12 +495,13 @@ def main(path: Path, pipeline: str | None = None, conf_json: str | None = None) 
     if not path.exists():
         errors.print(f"{path}: no such file or folder", markup=False)
         return 2
-    try:
-        project = load_project(path)
-    except LiminalConfigError as error:
-        for diagnostic in error.diagnostics:
-            errors.print(str(diagnostic), markup=False, highlight=False)
+    # A broken liminal.yml is reported and skipped: the other files' pipelines still run.
+    files, problems = load_what_loads(path)
+    for diagnostic in problems:
+        errors.print(str(diagnostic), markup=False, highlight=False)
+    if not files:
         return 2
+    project = Project(root=project_root(path), files=files)
     names = [p.pipeline for _, p in project.pipelines()]
     if pipeline is not None and pipeline not in names:
         errors.print(
@@ -516,4 +519,7 @@ def main(path: Path, pipeline: str | None = None, conf_json: str | None = None) 
     except KeyboardInterrupt:
         console.print("[red]interrupted[/red]")
         return 130
+    if problems:
+        errors.print(f"{len(problems)} error(s) in liminal.yml files: their pipelines did not run")
+        return 2
     return 0 if all(o.ok for o in outcomes) else 1

@@ -142,3 +142,16 @@ def test_dags_local_run_user_mistakes_exit_2_without_traceback(tmp_path: Path) -
         assert done.returncode == 2, args
         assert "Traceback" not in done.stdout + done.stderr
     assert "vars_pipeline" in liminal_run(project, "--pipeline", "nope").stderr
+
+
+def test_dags_local_run_skips_a_broken_file_and_runs_its_neighbours(tmp_path: Path) -> None:
+    folder = tmp_path / "several"
+    copy_project(DATA / "vars", folder / "vars")
+    broken = folder / "broken" / "liminal.yml"
+    broken.parent.mkdir()
+    broken.write_text("name: broken_app\npipelines:\n  - pipeline: never\n    tasks: [\n")
+    done = liminal_run(folder)
+    assert done.returncode == 2, done.stdout[-3000:] + done.stderr[-3000:]
+    assert f"{broken}:" in done.stderr  # located: file, line and column
+    assert "vars_pipeline: success" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr

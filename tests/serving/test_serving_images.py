@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -283,6 +284,19 @@ def test_liminal_build_writes_the_iris_context(tmp_path: Path) -> None:
     assert (context / "Dockerfile").read_text() == plan_build_context(image).files["Dockerfile"]
     assert (context / "app" / "serving.py").is_file()
     assert not (context / "app" / ".liminal").exists()
+
+
+def test_liminal_build_writes_what_loads_beside_a_broken_file(tmp_path: Path) -> None:
+    folder = tmp_path / "projects"
+    shutil.copytree(IRIS, folder / "iris", ignore=shutil.ignore_patterns(".liminal"))
+    broken = folder / "broken" / "liminal.yml"
+    broken.parent.mkdir()
+    broken.write_text("name: broken\nimages:\n  - image: x\n    type: pyton_server\n")
+    result = CliRunner().invoke(app, ["build", str(folder), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert f"{broken}:4:11:" in result.output and "python_server" in result.output
+    assert (tmp_path / "out" / "myorg_mydatascienceapp" / "Dockerfile").is_file()
+    assert "Traceback" not in result.output
 
 
 def test_liminal_build_reports_a_bad_image_without_a_traceback(tmp_path: Path) -> None:
