@@ -20,6 +20,14 @@ from liminal_pulumi.diagnostics import KeyPath, Location, Reporter
 _Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _MAX_DEPTH = 200
+# The YAML tags a liminal.yml may hold; any other (`!!python/object`, `!Ref`) is refused, not read.
+_CORE_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}"
+    for name in ("str", "int", "float", "bool", "null", "timestamp", "seq", "map", "merge")
+)
+# Aliases share one value while parsing, but every later stage walks the values they expand to:
+# a few lines of nested aliases ("billion laughs") would expand to billions.
+_MAX_EXPANDED_VALUES = 1_000_000
 
 
 class YamlMap(dict[str, Any]):
@@ -109,7 +117,12 @@ class _Builder:
     def build(self, node: Node, path: KeyPath, depth: int = 0) -> Any:
         if id(node) in self.done:
             return self.done[id(node)]
-        if id(node) in self.active or depth > _MAX_DEPTH:
+        if depth > _MAX_DEPTH:
+            self.reporter.error(
+                self.where(node, path[:8]), f"values are nested more than {_MAX_DEPTH} levels deep"
+            )
+            return None
+        if id(node) in self.active:
             self.reporter.error(self.where(node, path), "a YAML alias refers to itself")
             return None
         self.active.add(id(node))
@@ -122,6 +135,9 @@ class _Builder:
         return value
 
     def _build(self, node: Node, path: KeyPath, depth: int) -> Any:
+        if node.tag not in _CORE_TAGS:
+            self.reporter.error(self.where(node, path), f"unsupported YAML tag `{node.tag}`")
+            return None
         if isinstance(node, ScalarNode):
             return self.scalar(node, path)
         if isinstance(node, SequenceNode):
@@ -213,7 +229,27 @@ def parse_yaml_text(text: str, file: Path, reporter: Reporter) -> Any:
             Location(file, second.line + 1, second.column + 1),
             "a liminal.yml holds one YAML document; found another one here",
         )
-    return _Builder(file, reporter).build(documents[0], ())
+    value = _Builder(file, reporter).build(documents[0], ())
+    if _expanded_size(value, {}) > _MAX_EXPANDED_VALUES:
+        reporter.error(
+            Location(file, 1, 1),
+            f"the file's YAML aliases expand to more than {_MAX_EXPANDED_VALUES:,} values",
+        )
+        return None
+    return value
+
+
+def _expanded_size(value: Any, sizes: dict[int, int]) -> int:
+    """How many values `value` holds once aliases are expanded (shared values counted once each
+    time they are referred to, computed once)."""
+    if not isinstance(value, (dict, list)):
+        return 1
+    known = sizes.get(id(value))
+    if known is None:
+        children = value.values() if isinstance(value, dict) else value
+        known = 1 + sum(_expanded_size(child, sizes) for child in children)
+        sizes[id(value)] = known
+    return known
 
 
 def parse_yaml_file(file: Path, reporter: Reporter) -> Any:

@@ -16,6 +16,14 @@ def with_task(extra: str) -> str:
     return MINIMAL.replace("        cmd: echo hi\n", "        cmd: echo hi\n" + extra)
 
 
+# Ten levels of nine aliases each: 9**10 values once expanded, in eleven lines.
+ALIAS_BOMB = (
+    "l0: &l0 [x, x, x, x, x, x, x, x, x]\n"
+    + "".join(f"l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 9)}]\n" for n in range(1, 10))
+    + "name: app\n"
+)
+
+
 # (case id, liminal.yml text, file line, key path, words in the message, suggestion)
 SINGLE_FILE_CASES = [
     ("yaml syntax", "name: app\npipelines: [\n", 3, "", "YAML syntax error", None),
@@ -36,6 +44,23 @@ SINGLE_FILE_CASES = [
         "pipelines",
     ),
     ("duplicate key", "name: a\nname: b\n", 2, "name", "duplicate key", None),
+    (
+        "python tag",
+        "name: !!python/object/apply:os.system [echo]\n",
+        1,
+        "name",
+        "unsupported YAML tag `tag:yaml.org,2002:python/object/apply:os.system`",
+        None,
+    ),
+    ("alias bomb", ALIAS_BOMB, 1, "", "aliases expand to more than", None),
+    (
+        "too deep",
+        "name: app\nvariables:\n  x: " + "[" * 300 + "]" * 300 + "\n",
+        3,
+        "variables.x[0][0][0][0][0][0]",
+        "nested more than",
+        None,
+    ),
     (
         "missing required",
         MINIMAL.replace("    timeout_minutes: 10\n", ""),
@@ -286,7 +311,7 @@ SINGLE_FILE_CASES = [
         "name: !!python/name:os.system x\n",
         1,
         "name",
-        "invalid value",
+        "unsupported YAML tag",
         None,
     ),
 ]
