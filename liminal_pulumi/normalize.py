@@ -291,6 +291,18 @@ class FileNormalizer:
         declared_in = entry.loc.file or self.path
         return declared_in.parent
 
+    def path_of(self, entry: YamlMap, key: str, text: str, *, resolve: bool = False) -> Path | None:
+        """`text` (the value of `entry[key]`) as a path from the declaring file's folder, or None
+        after reporting why it cannot be one."""
+        try:
+            if "\x00" in text:
+                raise ValueError("it holds a NUL character")
+            path = self.folder_of(entry) / Path(text).expanduser()
+            return path.resolve() if resolve else path
+        except (ValueError, OSError, RuntimeError) as error:  # RuntimeError: a symlink loop
+            self.error(entry.value_loc(key), f"`{key}` is not a usable path: {error}")
+            return None
+
     def typed(
         self, entry: YamlMap, classes: Mapping[str, type[BaseModel]], what: str
     ) -> str | None:
@@ -393,8 +405,9 @@ class FileNormalizer:
                     local = self.only_keys(local, {"path"}, "`local`")
                     local_path = local.get("path")
                     if isinstance(local_path, str):
-                        path = Path(local_path).expanduser()
-                        volume.put("local_path", self.folder_of(entry) / path, entry)
+                        path = self.path_of(local, "path", local_path)
+                        if path is not None:
+                            volume.put("local_path", path, entry)
                     elif "path" in local:
                         self.error(
                             local.value_loc("path"),
@@ -415,9 +428,9 @@ class FileNormalizer:
             secret = entry.derive(["secret"])
             local_file = entry.get("local_path_file")
             if isinstance(local_file, str):
-                secret.put(
-                    "local_path_file", self.folder_of(entry) / Path(local_file).expanduser(), entry
-                )
+                path = self.path_of(entry, "local_path_file", local_file)
+                if path is not None:
+                    secret.put("local_path_file", path, entry)
             elif local_file is not None:
                 secret.put("local_path_file", local_file, entry)
             result.append_from(secret, where)
@@ -440,7 +453,9 @@ class FileNormalizer:
         image = entry.derive()
         source = entry.get("source", ".")
         if isinstance(source, str):
-            image.put("source", (self.folder_of(entry) / source).resolve(), entry)
+            path = self.path_of(entry, "source", source, resolve=True)
+            if path is not None:
+                image.put("source", path, entry)
         if isinstance(entry.get("python_version"), int | float):
             image.put("python_version", str(entry["python_version"]), entry)
         if "endpoints" in entry:

@@ -12,6 +12,7 @@ from typing import Any
 
 from liminal_pulumi import defaults
 from liminal_pulumi.diagnostics import Location, Reporter, suggest
+from liminal_pulumi.normalize import describe
 from liminal_pulumi.yaml_source import YamlList, YamlMap
 
 
@@ -45,13 +46,23 @@ def check_duplicates(
 
 
 def check_raw_sections(raw: YamlMap, reporter: Reporter) -> None:
-    """Duplicates within one file as written (merging would otherwise fold them silently)."""
+    """The keyed sections of one file as written: lists, without duplicates (merging would
+    otherwise fold them silently). A section that is not a list is reported and dropped, so
+    that its parents' entries still apply and the mistake is not reported again downstream."""
     for section, key in (
         ("images", "image"),
         ("executors", "executor"),
         ("volumes", "volume"),
         ("secrets", "secret"),
     ):
+        value = raw.get(section)
+        if value is not None and not isinstance(value, list):
+            reporter.error(
+                raw.value_loc(section),
+                f"`{section}` must be a list of entries (`- {key}: ...`), got {describe(value)}",
+            )
+            del raw[section]
+            continue
         check_duplicates(_entries(raw, section), key, section[:-1], reporter)
 
 

@@ -419,6 +419,41 @@ def test_a_mistake_in_a_parent_is_located_in_the_parent(tmp_path: Path) -> None:
     assert (error.line, error.key_path, error.suggestion) == (5, "executors[0].type", "airflow")
 
 
+def test_a_parent_section_that_is_not_a_list_is_its_one_error(tmp_path: Path) -> None:
+    """Not a cascade of unknown executors in the child and the built-in start/end tasks."""
+    errors = errors_of(
+        tmp_path,
+        {
+            "parent/liminal.yml": "name: parent\ntype: super\nexecutors: false\n",
+            "child/liminal.yml": MINIMAL.replace("name: app", "name: c1\nsuper: parent"),
+        },
+    )
+    (error,) = errors
+    assert error.file == (tmp_path / "parent/liminal.yml").resolve()
+    assert (error.line, error.key_path) == (3, "executors")
+    assert "must be a list" in error.message
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "key_path"),
+    [
+        (MINIMAL + '    source: "a\\0b"\n', 14, "images[0].source"),
+        (
+            MINIMAL + 'volumes:\n  - volume: v\n    local:\n      path: "x\\0"\n',
+            17,
+            "volumes[0].local.path",
+        ),
+    ],
+    ids=["image source", "volume path"],
+)
+def test_a_path_that_cannot_be_one_is_a_located_error(
+    tmp_path: Path, text: str, line: int, key_path: str
+) -> None:
+    (error,) = errors_of(tmp_path, {"liminal.yml": text})
+    assert (error.line, error.key_path) == (line, key_path)
+    assert "not a usable path" in error.message
+
+
 def test_missing_path_and_empty_folder_are_errors(tmp_path: Path) -> None:
     with pytest.raises(LiminalConfigError, match="no such file"):
         load_project(tmp_path / "nowhere")
