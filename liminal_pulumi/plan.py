@@ -328,37 +328,38 @@ class RecordingMonitor(mocks.MockMonitor):
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (the gRPC method's name)
         if request.type != "pulumi:pulumi:Stack":
-            inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
-            self.records.append(
-                PlannedResource(
-                    urn=self.make_urn(request.parent, request.type, request.name),
-                    type=request.type,
-                    name=request.name,
-                    parent=request.parent or None,
-                    custom=bool(request.custom),
-                    protect=bool(request.protect),
-                    retain_on_delete=bool(request.retainOnDelete),
-                    dependencies=tuple(sorted(set(request.dependencies))),
-                    inputs=_plain(inputs),
-                )
+            self._record(
+                request,
+                request.object,
+                custom=bool(request.custom),
+                protect=bool(request.protect),
+                retain_on_delete=bool(request.retainOnDelete),
             )
         return super().RegisterResource(request)
 
     def ReadResource(self, request: Any) -> Any:  # noqa: N802 (stack references are reads)
+        self._record(
+            request, request.properties, custom=True, protect=False, retain_on_delete=False
+        )
+        return super().ReadResource(request)
+
+    def _record(
+        self, request: Any, properties: Any, *, custom: bool, protect: bool, retain_on_delete: bool
+    ) -> None:
+        inputs = rpc.deserialize_properties(properties, keep_unknowns=True)
         self.records.append(
             PlannedResource(
                 urn=self.make_urn(request.parent, request.type, request.name),
                 type=request.type,
                 name=request.name,
                 parent=request.parent or None,
-                custom=True,
-                protect=False,
-                retain_on_delete=False,
+                custom=custom,
+                protect=protect,
+                retain_on_delete=retain_on_delete,
                 dependencies=tuple(sorted(set(request.dependencies))),
-                inputs=_plain(rpc.deserialize_properties(request.properties, keep_unknowns=True)),
+                inputs=_plain(inputs),
             )
         )
-        return super().ReadResource(request)
 
     # No Resource object crosses the mock monitor (the upstream "different loop" bug).
     def SupportsFeature(self, request: Any) -> Any:  # noqa: N802
