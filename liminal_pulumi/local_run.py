@@ -193,16 +193,21 @@ def _quiet(log_file: Path) -> Iterator[None]:
 
 
 def _kill_group(process: subprocess.Popen[str]) -> None:
-    if process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(_KILL_GRACE_SECONDS)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+    """End every process of the task's group, the main one and any it left running.
+
+    As in a pod, where the container ends with its main process: a background child that the
+    command started (`server &`) must not outlive the task, nor keep its output open.
+    """
+    group = process.pid
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(group, signal.SIGTERM)
+        deadline = time.monotonic() + _KILL_GRACE_SECONDS
+        while time.monotonic() < deadline:
+            process.poll()  # reap the main process, so that it does not count as alive
+            os.killpg(group, 0)  # ProcessLookupError: the group is empty
+            time.sleep(0.05)
+        os.killpg(group, signal.SIGKILL)
+    process.wait()
 
 
 def run_command(
@@ -215,7 +220,8 @@ def run_command(
 ) -> int:
     """Run `command` through bash in its own process group, streaming its output lines.
 
-    The whole group is killed on timeout, interrupt or any error here; nothing is left behind.
+    The task ends when bash ends (or at the timeout, status 124); then the whole group is killed,
+    on interrupt or any error here too: nothing is left behind.
     """
     process = subprocess.Popen(
         ["/bin/bash", "-c", command],
@@ -228,27 +234,24 @@ def run_command(
         bufsize=1,
         start_new_session=True,
     )
-    deadline = time.monotonic() + timeout_seconds
-    timer_stop = threading.Event()
 
-    def watch() -> None:
-        while not timer_stop.wait(0.5):
-            if time.monotonic() > deadline:
-                on_line(f"timed out after {timeout_seconds:.0f}s: stopping the task")
-                _kill_group(process)
-                return
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    try:
+    def stream() -> None:
         assert process.stdout is not None
         for line in process.stdout:
             on_line(line.rstrip("\n"))
-        code = process.wait()
-        return code if time.monotonic() <= deadline else 124
+
+    reader = threading.Thread(target=stream, daemon=True)
+    reader.start()
+    try:
+        try:
+            code = process.wait(timeout=timeout_seconds)
+        except subprocess.TimeoutExpired:
+            on_line(f"timed out after {timeout_seconds:.0f}s: stopping the task")
+            code = 124
     finally:
-        timer_stop.set()
         _kill_group(process)
+        reader.join(timeout=_KILL_GRACE_SECONDS)
+    return code
 
 
 def _local_operator_class() -> type:

@@ -155,3 +155,39 @@ def test_dags_local_run_skips_a_broken_file_and_runs_its_neighbours(tmp_path: Pa
     assert f"{broken}:" in done.stderr  # located: file, line and column
     assert "vars_pipeline: success" in done.stdout
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_dags_local_run_leaves_no_process_behind(tmp_path: Path) -> None:
+    """A task that starts a background child ends with its main process, as a pod would; the
+    child neither outlives the run nor holds the task's output open."""
+    marker = f"sleep 3{time.time_ns() % 100000:05d}"  # a command line no other process has
+    project = tmp_path / "orphans"
+    project.mkdir()
+    (project / "liminal.yml").write_text(
+        "name: orphans\n"
+        "images:\n"
+        "  - image: o/img\n"
+        "    type: python\n"
+        "    source: .\n"
+        "pipelines:\n"
+        "  - pipeline: orphan_pipeline\n"
+        "    start_date: 2024-01-01\n"
+        "    timeout_minutes: 5\n"
+        "    tasks:\n"
+        "      - task: spawn\n"
+        "        type: python\n"
+        "        image: o/img\n"
+        f"        cmd: ({marker} &) ; echo spawned\n"
+        "      - task: after\n"
+        "        type: python\n"
+        "        image: o/img\n"
+        "        cmd: echo after ran\n"
+    )
+    started = time.monotonic()
+    done = liminal_run(project)
+    took = time.monotonic() - started
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "after ran" in done.stdout
+    assert took < 120, took  # not the background child's 30,000+ seconds, nor the timeout
+    left = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True)
+    assert left.stdout == "", left.stdout
