@@ -279,6 +279,8 @@ class Airflow(pulumi.ComponentResource):
         bucket = aws.s3.Bucket(
             f"{name}-bucket",
             bucket_prefix=prefix,
+            # Unprotected stacks (dev) tear down with their objects; prod keeps them.
+            force_destroy=not args.protect,
             tags=args.tags,
             opts=stateful(self, args.protect),
         )

@@ -134,9 +134,11 @@ class Cluster(pulumi.ComponentResource):
         self.kubeconfig = pulumi.Output.secret(cluster.kubeconfig_json)
 
         node_group = self._node_group(name, args, partition.partition)
-        self.efs_csi_role_arn = self._efs_csi_driver(name, args, partition.partition, node_group)
+        self.efs_csi_role_arn, efs_csi = self._efs_csi_driver(
+            name, args, partition.partition, node_group
+        )
         # The services' HorizontalPodAutoscalers scale on CPU, which only metrics-server reports.
-        aws.eks.Addon(
+        metrics_server = aws.eks.Addon(
             f"{name}-metrics-server",
             cluster_name=self.cluster_name,
             addon_name=defaults.METRICS_SERVER_ADDON,
@@ -145,6 +147,8 @@ class Cluster(pulumi.ComponentResource):
             tags=args.tags,
             opts=child(self, depends_on=[node_group]),
         )
+        # What workloads need before they can start: nodes, the EFS driver, metrics.
+        self.workloads_ready: list[pulumi.Resource] = [node_group, efs_csi, metrics_server]
 
         self.k8s_provider = k8s.Provider(
             f"{name}-k8s",
@@ -257,7 +261,7 @@ class Cluster(pulumi.ComponentResource):
         args: ClusterArgs,
         partition: pulumi.Output[str],
         node_group: aws.eks.NodeGroup,
-    ) -> pulumi.Output[str]:
+    ) -> tuple[pulumi.Output[str], aws.eks.Addon]:
         role = aws.iam.Role(
             f"{name}-efs-csi",
             assume_role_policy=pulumi.Output.all(
@@ -274,7 +278,7 @@ class Cluster(pulumi.ComponentResource):
             ),
             opts=child(self),
         )
-        aws.eks.Addon(
+        addon = aws.eks.Addon(
             f"{name}-efs-csi",
             cluster_name=self.cluster_name,
             addon_name=defaults.EFS_CSI_ADDON,
@@ -285,4 +289,4 @@ class Cluster(pulumi.ComponentResource):
             # The driver's pods need nodes to run on, or the add-on never becomes active.
             opts=child(self, depends_on=[node_group, attachment]),
         )
-        return role.arn
+        return role.arn, addon

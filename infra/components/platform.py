@@ -209,9 +209,12 @@ class LiminalPlatform(pulumi.ComponentResource):
                 exposure=settings.service_exposure,
                 commands=self._server_commands(project),
             ),
-            # Pods mount the model store's claims: create them first.
+            # Pods mount the model store's claims and need nodes, the EFS driver and metrics:
+            # a first rollout would otherwise wait for them past its timeout.
             opts=pulumi.ResourceOptions(
-                parent=self, providers=[cluster.k8s_provider], depends_on=[model_store]
+                parent=self,
+                providers=[cluster.k8s_provider],
+                depends_on=[model_store, *cluster.workloads_ready],
             ),
         )
 

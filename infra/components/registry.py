@@ -69,7 +69,8 @@ class Registry(pulumi.ComponentResource):
                 image_tag_mutability="IMMUTABLE",
                 image_scanning_configuration={"scan_on_push": True},
                 encryption_configurations=[{"encryption_type": "KMS", "kms_key": self.key.arn}],
-                force_delete=False,
+                # Unprotected stacks (dev) tear down with their images; prod keeps them.
+                force_delete=not args.protect,
                 tags=dict(args.tags),
                 opts=stateful,
             )

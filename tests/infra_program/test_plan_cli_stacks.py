@@ -81,6 +81,13 @@ def test_stateful_resources_are_protected_only_in_prod(plans: dict[str, dict[str
         assert all(r["protect"] and r["retain_on_delete"] for r in of_type(plans["prod"], type_))
         assert not any(r["protect"] for r in of_type(plans["dev"], type_))
         assert of_type(plans["prod"], type_)
+    # dev tears down with its objects and images; prod refuses to delete them
+    for type_, flag in (
+        ("aws:s3/bucket:Bucket", "forceDestroy"),
+        ("aws:ecr/repository:Repository", "forceDelete"),
+    ):
+        assert all(r["inputs"][flag] is True for r in of_type(plans["dev"], type_))
+        assert all(r["inputs"][flag] is False for r in of_type(plans["prod"], type_))
 
 
 def test_prod_promotes_from_staging_instead_of_building(plans: dict[str, dict[str, Any]]) -> None:
@@ -128,6 +135,19 @@ def test_mwaa_does_not_wait_for_the_cluster(plans: dict[str, dict[str, Any]]) ->
         assert "eks:index:Cluster" not in waited
         assert "aws:eks/nodeGroup:NodeGroup" not in waited
         assert "aws:ec2/subnet:Subnet" in waited
+
+
+def test_services_wait_for_nodes_add_ons_and_claims(plans: dict[str, dict[str, Any]]) -> None:
+    """A first rollout must not start (and time out) before pods can be scheduled and mount EFS."""
+    for plan in plans.values():
+        (services,) = of_type(plan, "liminal:aws:Services")
+        by_urn = {r["urn"]: r for r in plan["resources"]}
+        waited = [by_urn[u] for u in services["dependencies"] if u in by_urn]
+        types = {r["type"] for r in waited}
+        assert "aws:eks/nodeGroup:NodeGroup" in types
+        assert "kubernetes:core/v1:PersistentVolumeClaim" in types
+        addons = {r["name"] for r in waited if r["type"] == "aws:eks/addon:Addon"}
+        assert addons == {"cluster-efs-csi", "cluster-metrics-server"}
 
 
 def test_text_output_shows_tree_counts_and_settings() -> None:
