@@ -256,6 +256,8 @@ def mock_state(type_: str, name: str, inputs: dict[str, Any], cloud: MockCloud) 
     elif type_ == "docker-build:index:Image":
         tags = inputs.get("tags") or [name]
         state.update(ref=f"{tags[0]}@{PLAN_DIGEST}", digest=PLAN_DIGEST)
+    elif type_ == "docker-build:index:Index":
+        state.update(ref=f"{inputs.get('tag', name)}@{PLAN_DIGEST}")
     return state
 
 

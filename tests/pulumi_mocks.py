@@ -295,8 +295,8 @@ class LiminalMocks(pulumi.runtime.Mocks):
             state.update(latestVersion=1, defaultVersion=1, arn=self._arn("ec2", f"lt/{rid}"))
             return f"lt-{short}", state
         if typ.startswith("docker-build:"):
-            digest = f"sha256:{_digest(name, inputs.get('tags'))}"
-            tags = inputs.get("tags") or [name]
+            tags = inputs.get("tags") or ([inputs["tag"]] if inputs.get("tag") else [name])
+            digest = f"sha256:{_digest(name, tags)}"
             state.update(digest=digest, ref=f"{str(tags[0]).split(':')[0]}@{digest}")
             return f"{name}-{short}", state
         if typ.startswith("kubernetes:"):

@@ -1,8 +1,9 @@
 """Registry: an ECR repository per liminal.yml image, and the image built and pushed into it.
 
 Tags are a content hash of the build context, so immutable tags never collide and an unchanged
-context is not rebuilt. A promoted stack gets the source stack's digest-pinned references instead
-and declares no build at all.
+context is not rebuilt. A promoted stack builds nothing: it copies the source stack's images, by
+digest, into its own repositories (`docker buildx imagetools create`, the same manifests and
+layers), so that it never depends on the source's repositories or their lifecycle policy.
 """
 
 from __future__ import annotations
@@ -55,12 +56,7 @@ class Registry(pulumi.ComponentResource):
         )
         self.repository_urls = {}
         self.image_refs = {}
-        building = args.promoted_refs is None
-        auth = (
-            aws.ecr.get_authorization_token_output(opts=pulumi.InvokeOptions(parent=self))
-            if building
-            else None
-        )
+        auth = aws.ecr.get_authorization_token_output(opts=pulumi.InvokeOptions(parent=self))
         for image in args.images:
             slug = registry_plan.resource_slug(image)
             repository = aws.ecr.Repository(
@@ -82,14 +78,42 @@ class Registry(pulumi.ComponentResource):
             )
             self.repository_urls[image] = repository.repository_url
             if args.promoted_refs is not None:
-                self.image_refs[image] = pulumi.Output.from_input(args.promoted_refs[image])
+                self.image_refs[image] = self._copy(
+                    name, slug, args.promoted_refs[image], repository, auth
+                )
             else:
-                assert auth is not None
                 self.image_refs[image] = self._build(name, slug, image, args, repository, auth)
 
         self.register_outputs(
             {"repositoryUrls": self.repository_urls, "imageRefs": self.image_refs}
         )
+
+    def _copy(
+        self,
+        name: str,
+        slug: str,
+        source_ref: pulumi.Input[str],
+        repository: aws.ecr.Repository,
+        auth: pulumi.Output[aws.ecr.GetAuthorizationTokenResult],
+    ) -> pulumi.Output[str]:
+        source = pulumi.Output.from_input(source_ref)
+        tagged = pulumi.Output.all(repository.repository_url, source).apply(
+            lambda v: f"{v[0]}:{registry_plan.promoted_tag(v[1])}"
+        )
+        copied = docker_build.Index(
+            f"{name}-{slug}-promoted",
+            sources=[source],
+            tag=tagged,
+            push=True,
+            # The source repository is in the same registry: one token reads and writes both.
+            registry={
+                "address": repository.repository_url,
+                "username": auth.user_name,
+                "password": auth.password,
+            },
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return pulumi.Output.all(copied.ref, tagged).apply(lambda refs: refs[0] or refs[1])
 
     def _build(
         self,

@@ -75,6 +75,16 @@ def image_tag_for(context: Path) -> str:
     return context_digest(context)[:20]
 
 
+def promoted_tag(source_ref: str) -> str:
+    """The tag a promoted copy gets in this stack's repository: the source's own tag (a content
+    hash), or for a digest-only reference `promoted-<first 20 hex of the digest>`."""
+    name, _, digest = source_ref.partition("@")
+    last = name.rsplit("/", 1)[-1]
+    if ":" in last:
+        return last.rsplit(":", 1)[1]
+    return "promoted-" + digest.removeprefix("sha256:")[:20]
+
+
 def is_digest_ref(ref: str) -> bool:
     """`repo@sha256:<64 hex>` (optionally with a tag before the `@`)."""
     return re.fullmatch(r"[^@\s]+@sha256:[0-9a-f]{64}", ref) is not None

@@ -90,7 +90,7 @@ def test_stateful_resources_are_protected_only_in_prod(plans: dict[str, dict[str
         assert all(r["inputs"][flag] is False for r in of_type(plans["prod"], type_))
 
 
-def test_prod_promotes_from_staging_instead_of_building(plans: dict[str, dict[str, Any]]) -> None:
+def test_prod_copies_staging_images_instead_of_building(plans: dict[str, dict[str, Any]]) -> None:
     assert of_type(plans["dev"], "docker-build:index:Image")
     assert not of_type(plans["prod"], "docker-build:index:Image")
     (reference,) = of_type(plans["prod"], "pulumi:pulumi:StackReference")
@@ -98,7 +98,11 @@ def test_prod_promotes_from_staging_instead_of_building(plans: dict[str, dict[st
     (deployment,) = of_type(plans["prod"], "kubernetes:apps/v1:Deployment")
     image = deployment["inputs"]["spec"]["template"]["spec"]["containers"][0]["image"]
     assert image == plans["prod"]["outputs"]["imageRefs"]["myorg/mydatascienceapp"]
-    assert "@sha256:" in image and "liminal-staging" in image
+    # staging's image, by digest, copied into prod's own repository
+    assert "@sha256:" in image and "liminal-prod/" in image
+    (copy,) = of_type(plans["prod"], "docker-build:index:Index")
+    (source,) = copy["inputs"]["sources"]
+    assert "liminal-staging/" in source and "@sha256:" in source
 
 
 def test_services_run_the_ecr_image_with_the_claim_read_only(

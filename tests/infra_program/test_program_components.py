@@ -57,7 +57,9 @@ def test_registry_builds_into_an_immutable_encrypted_scanned_repository(
     assert not repo.protect
 
 
-def test_registry_protects_and_skips_builds_when_promoted(pulumi_mocks: LiminalMocks) -> None:
+def test_registry_copies_promoted_images_into_its_own_protected_repository(
+    pulumi_mocks: LiminalMocks,
+) -> None:
     ref = f"123.dkr.ecr.us-east-1.amazonaws.com/liminal-staging/myorg/app@{DIGEST}"
     registry = run(
         lambda: Registry(
@@ -68,7 +70,15 @@ def test_registry_protects_and_skips_builds_when_promoted(pulumi_mocks: LiminalM
     assert pulumi_mocks.of_type("docker-build:index:Image", "regp-") == []
     (repo,) = pulumi_mocks.of_type("aws:ecr/repository:Repository", "regp-")
     assert repo.protect and repo.retain_on_delete
-    assert resolve(registry.image_refs["myorg/app"]) == ref
+    # copied by digest into this stack's own repository, not rebuilt
+    (copy,) = pulumi_mocks.of_type("docker-build:index:Index", "regp-")
+    assert copy.inputs["sources"] == [ref]
+    assert copy.inputs["push"] is True
+    own = repo.state["repositoryUrl"]
+    assert copy.inputs["tag"] == f"{own}:promoted-{DIGEST.removeprefix('sha256:')[:20]}"
+    assert copy.inputs["registry"]["address"] == own
+    promoted = resolve(registry.image_refs["myorg/app"])
+    assert promoted.startswith(own) and "@sha256:" in promoted
 
 
 def _service() -> Service:

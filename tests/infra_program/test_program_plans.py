@@ -144,3 +144,14 @@ def test_revision_must_match(tmp_path: Path) -> None:
         promotion.check_revision(
             "s", {"projectRevision": revision}, promotion.project_revision(tmp_path)
         )
+
+
+def test_a_promoted_copy_keeps_the_source_tag_or_names_its_digest() -> None:
+    digest = "sha256:" + "ab" * 32
+    repo = "123456789012.dkr.ecr.us-east-1.amazonaws.com/liminal-staging/myorg/app"
+    assert registry_plan.promoted_tag(f"{repo}:3f2a9c@{digest}") == "3f2a9c"
+    assert registry_plan.promoted_tag(f"{repo}@{digest}") == "promoted-" + "ab" * 10
+    # a registry port is not a tag
+    assert (
+        registry_plan.promoted_tag(f"registry.local:5000/app@{digest}") == "promoted-" + "ab" * 10
+    )

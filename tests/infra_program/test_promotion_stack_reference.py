@@ -74,9 +74,11 @@ def test_promotion_uses_the_source_digests_and_builds_nothing(
     revision = _project(tmp_path)
     source_outputs({"imageRefs": {IMAGE: REF}, "projectRevision": revision})
     registry, revision_output = _promote(revision, "promo-ok")
-    assert resolve(registry.image_refs[IMAGE]) == REF
     assert resolve(revision_output) == revision
     assert pulumi_mocks.of_type("docker-build:index:Image", "promo-ok") == []
+    (copy,) = pulumi_mocks.of_type("docker-build:index:Index", "promo-ok")
+    assert copy.inputs["sources"] == [REF]  # exactly the source's digest, copied, not rebuilt
+    assert "@sha256:" in resolve(registry.image_refs[IMAGE])
     (reference,) = [
         r
         for r in pulumi_mocks.of_type("pulumi:pulumi:StackReference")
