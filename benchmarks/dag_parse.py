@@ -135,15 +135,21 @@ def floor_data(n: int) -> list[dict]:
 
 
 def timed_dagbag(path: Path, n: int, runs: int) -> list[float]:
+    import gc
+
     from airflow.models import DagBag
 
     times = []
     for _ in range(runs):
+        # The same heap state before every run: otherwise a full collection falls inside one
+        # run and not another, by chance (seen: the floor at N=500 from 490 to 830 ms).
+        gc.collect()
         start = time.perf_counter()
         bag = DagBag(dag_folder=str(path), include_examples=False)
         times.append(time.perf_counter() - start)
         assert len(bag.dags) == n and not bag.import_errors, (len(bag.dags), bag.import_errors)
         assert all(len(d.tasks) == 5 for d in bag.dags.values())
+        del bag
     return times
 
 
@@ -226,8 +232,13 @@ def main() -> None:
     medians = {}
     for n in ns:
         floor_module.PIPELINES = floor_data(n)  # type: ignore[attr-defined]
-        loader = statistics.median(timed_dagbag(folders[n] / "liminal_dags.py", n, args.runs))
-        floor = statistics.median(timed_dagbag(floor_file, n, args.runs))
+        # alternate the two, so that both see the same moments of the machine
+        loader_times, floor_times = [], []
+        for _ in range(args.runs):
+            loader_times += timed_dagbag(folders[n] / "liminal_dags.py", n, 1)
+            floor_times += timed_dagbag(floor_file, n, 1)
+        loader = statistics.median(loader_times)
+        floor = statistics.median(floor_times)
         medians[n] = loader
         print(
             f"{n:>6} {loader * 1000:>10.1f} {loader / n * 1000:>12.3f} "
