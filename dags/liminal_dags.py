@@ -91,13 +91,13 @@ def _load(root: Path, data: dict | None, errors: dict[str, list[str]]) -> list:
     from liminal_pulumi.loader import load_what_loads
 
     try:
-        files, problems = load_what_loads(root)
+        project, problems = load_what_loads(root)
     except Exception as error:
         errors.setdefault(str(root), []).append(f"{type(error).__name__}: {error}")
         return []
     for diagnostic in problems:
         errors.setdefault(str(diagnostic.file or root), []).append(str(diagnostic))
-    return list(files)
+    return list(project.files)
 
 
 def load_dags() -> tuple[dict[str, DAG], dict[str, list[str]]]:

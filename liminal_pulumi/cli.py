@@ -149,18 +149,16 @@ def build(
 def _load_what_loads(path: Path) -> tuple[Project, bool]:
     """The files under `path` that load, the others' errors printed (exit 2 if none loads);
     True as the second value when some file had errors."""
-    from liminal_pulumi.discovery import project_root
     from liminal_pulumi.loader import load_what_loads
-    from liminal_pulumi.model import Project
 
-    files, problems = load_what_loads(path)
+    project, problems = load_what_loads(path)
     for diagnostic in problems:
         typer.echo(str(diagnostic), err=True)
-    if not files:
+    if not project.files:
         raise typer.Exit(2)
     if problems:
         typer.echo(f"{len(problems)} error(s): those files are left out", err=True)
-    return Project(root=project_root(path), files=files), bool(problems)
+    return project, bool(problems)
 
 
 PlanDiffOption = typer.Option(

@@ -85,8 +85,8 @@ def load_project_with_warnings(path: Path | str) -> tuple[Project, list[Diagnost
     return project, [d for d in reporter.diagnostics if d.severity == "warning"]
 
 
-def load_what_loads(path: Path | str) -> tuple[tuple[LiminalFile, ...], tuple[Diagnostic, ...]]:
-    """Every file under `path` that loads, and the errors of those that do not.
+def load_what_loads(path: Path | str) -> tuple[Project, tuple[Diagnostic, ...]]:
+    """The project of every file under `path` that loads, and the errors of those that do not.
 
     One broken liminal.yml must not hide its neighbours (the DAG loader, `liminal run`): when
     the project as a whole has errors, each file without one of them is loaded on its own.
@@ -94,7 +94,7 @@ def load_what_loads(path: Path | str) -> tuple[tuple[LiminalFile, ...], tuple[Di
     """
     path = Path(path)
     try:
-        return load_project(path).files, ()
+        return load_project(path), ()
     except LiminalConfigError as error:
         problems = list(error.errors)
     broken = {d.file.resolve() for d in problems if d.file is not None}
@@ -106,7 +106,7 @@ def load_what_loads(path: Path | str) -> tuple[tuple[LiminalFile, ...], tuple[Di
             files.extend(load_project(file).files)
         except LiminalConfigError:
             problems.append(Diagnostic("not loaded: it depends on a broken file", file=file))
-    return tuple(files), tuple(problems)
+    return Project(root=project_root(path), files=tuple(files)), tuple(problems)
 
 
 def _single_file_with_parents(

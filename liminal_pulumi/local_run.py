@@ -480,9 +480,7 @@ def main(path: Path, pipeline: str | None = None, conf_json: str | None = None) 
 
     from rich.console import Console
 
-    from liminal_pulumi.discovery import project_root
     from liminal_pulumi.loader import load_what_loads
-    from liminal_pulumi.model import Project
 
     errors = Console(stderr=True, soft_wrap=True)  # a located error stays one line
     conf = None
@@ -499,12 +497,11 @@ def main(path: Path, pipeline: str | None = None, conf_json: str | None = None) 
         errors.print(f"{path}: no such file or folder", markup=False)
         return 2
     # A broken liminal.yml is reported and skipped: the other files' pipelines still run.
-    files, problems = load_what_loads(path)
+    project, problems = load_what_loads(path)
     for diagnostic in problems:
         errors.print(str(diagnostic), markup=False, highlight=False)
-    if not files:
+    if not project.files:
         return 2
-    project = Project(root=project_root(path), files=files)
     names = [p.pipeline for _, p in project.pipelines()]
     if pipeline is not None and pipeline not in names:
         errors.print(

@@ -111,6 +111,23 @@ def wait_until_up(server: Server, path: str = "/healthcheck") -> None:
 Launch = Callable[..., Server]
 
 
+def server_command(endpoints_file: Path, app_dir: Path | None = None) -> list[str]:
+    """The server process's command line, as the image and `liminal serve` run it."""
+    argv = [
+        sys.executable,
+        "-m",
+        "liminal_pulumi.server_main",
+        "--endpoints-file",
+        str(endpoints_file),
+    ]
+    return argv + (["--app-dir", str(app_dir)] if app_dir is not None else [])
+
+
+def run_server(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    """A server process expected to stop at start-up: its exit status and output."""
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60)
+
+
 def launcher(tmp: Path) -> Iterator[Launch]:
     servers: list[Server] = []
 
@@ -127,19 +144,7 @@ def launcher(tmp: Path) -> Iterator[Launch]:
         endpoints_file.write_text(dump_endpoints(endpoints))
         port = free_port()
         log_file = tmp / f"server-{index}.log"
-        argv = (
-            list(command)
-            if command is not None
-            else [
-                sys.executable,
-                "-m",
-                "liminal_pulumi.server_main",
-                "--endpoints-file",
-                str(endpoints_file),
-                "--app-dir",
-                str(app_dir),
-            ]
-        )
+        argv = list(command) if command is not None else server_command(endpoints_file, app_dir)
         argv += ["--host", "127.0.0.1", "--port", str(port), *extra_args]
         with log_file.open("wb") as log:
             process = subprocess.Popen(

@@ -3,11 +3,9 @@ why on /ready (503) and on those endpoints (503), and serves the rest."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
-from serving_helpers import Launch, request
+from serving_helpers import Launch, request, run_server, server_command
 
 from liminal_pulumi.model import Endpoint
 from liminal_pulumi.server_endpoints import dump_endpoints
@@ -45,12 +43,7 @@ def test_broken_modules_fail_only_their_endpoints(tmp_path: Path, launch: Launch
 def test_unreadable_endpoints_file_is_a_one_line_error(tmp_path: Path) -> None:
     bad = tmp_path / "endpoints.json"
     bad.write_text('[{"endpoint": "/x"}]')
-    result = subprocess.run(
-        [sys.executable, "-m", "liminal_pulumi.server_main", "--endpoints-file", str(bad)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_server(server_command(bad))
     assert result.returncode != 0
     assert f"cannot read endpoints file {bad}" in result.stderr
     assert "Traceback" not in result.stderr
@@ -64,23 +57,14 @@ def test_a_second_server_on_a_taken_port_refuses_to_start(tmp_path: Path, launch
     endpoints_file.write_text(
         dump_endpoints([Endpoint(endpoint="/x", module="good", function="hello")])
     )
-    result = subprocess.run(
+    result = run_server(
         [
-            sys.executable,
-            "-m",
-            "liminal_pulumi.server_main",
-            "--endpoints-file",
-            str(endpoints_file),
-            "--app-dir",
-            str(tmp_path),
+            *server_command(endpoints_file, tmp_path),
             "--host",
             "127.0.0.1",
             "--port",
             str(first.port),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
+        ]
     )
     assert result.returncode != 0
     assert f"cannot listen on 127.0.0.1:{first.port}" in result.stderr
