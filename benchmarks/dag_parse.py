@@ -69,8 +69,8 @@ import sys
 
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 
-from liminal_pulumi.dag_builder import DAG
-from liminal_pulumi.job_metrics import JobEndOperator, JobStartOperator
+from liminal_pulumi.airflow.dag_builder import DAG
+from liminal_pulumi.airflow.job_metrics import JobEndOperator, JobStartOperator
 
 for spec in sys.modules["_floor_data"].PIPELINES:
     dag = DAG(
@@ -108,8 +108,8 @@ for spec in sys.modules["_floor_data"].PIPELINES:
 
 
 def dags_folder(n: int) -> Path:
-    from liminal_pulumi.dag_bundle import loader_files, project_files
-    from liminal_pulumi.loader import load_project
+    from liminal_pulumi.airflow.bundle import loader_files, project_files
+    from liminal_pulumi.dsl.loader import load_project
 
     project_root = WORK / f"project_{n}" / "bench"
     project_root.mkdir(parents=True)

@@ -10,7 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from liminal_pulumi.loader import load_project
+from liminal_pulumi.dsl.loader import load_project
 
 
 def liminal_yml(pipelines: int) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from liminal_pulumi.plan import run_plan
+from liminal_pulumi.offline_plan import run_plan
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PIPELINES = 100
@@ -46,7 +46,7 @@ def import_providers() -> float:
     import pulumi_aws as aws
     import pulumi_kubernetes as k8s
 
-    import infra.components.platform  # noqa: F401
+    import liminal_pulumi.components.platform  # noqa: F401
 
     for module in (aws.ec2, aws.ecr, aws.eks, aws.efs, aws.iam, aws.kms, aws.mwaa, aws.s3):
         getattr(module, "__name__", None)

@@ -10,12 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pulumi
+from stack_settings import SettingsError, StackSettings, read_settings
 
-from infra.components.platform import LiminalPlatform, PlatformArgs
-from infra.settings import SettingsError, StackSettings, read_settings
-from liminal_pulumi.diagnostics import LiminalConfigError
-from liminal_pulumi.loader import load_project
-from liminal_pulumi.model import Project
+from liminal_pulumi.components.platform import LiminalPlatform, PlatformArgs
+from liminal_pulumi.dsl.diagnostics import LiminalConfigError
+from liminal_pulumi.dsl.loader import load_project
+from liminal_pulumi.dsl.model import Project
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
-    from liminal_pulumi.model import Project
+    from liminal_pulumi.dsl.model import Project
 
 app = typer.Typer(
     name="liminal",
@@ -32,9 +32,9 @@ def validate(path: Path = PathArg, format: str = typer.Option("text", help="text
     """Validate liminal.yml files and summarise them; every error is located (file:line:col)."""
     import json
 
-    from liminal_pulumi.diagnostics import LiminalConfigError
-    from liminal_pulumi.loader import load_project_with_warnings
-    from liminal_pulumi.summary import error_text, result_json, summary_text
+    from liminal_pulumi.dsl.diagnostics import LiminalConfigError
+    from liminal_pulumi.dsl.loader import load_project_with_warnings
+    from liminal_pulumi.dsl.summary import error_text, result_json, summary_text
 
     if format not in ("text", "json"):
         typer.echo(f"error: --format must be text or json, got {format!r}", err=True)
@@ -58,7 +58,7 @@ def schema() -> None:
     """Print the JSON Schema of liminal.yml, for editors (yaml-language-server)."""
     import json
 
-    from liminal_pulumi.schema import liminal_schema
+    from liminal_pulumi.dsl.schema import liminal_schema
 
     typer.echo(json.dumps(liminal_schema(), indent=2))
 
@@ -73,7 +73,7 @@ def run(
     ),
 ) -> None:
     """Run the project's pipelines with real Airflow on this machine."""
-    from liminal_pulumi.local_run import main
+    from liminal_pulumi.local.run import main
 
     raise typer.Exit(main(path, pipeline, conf))
 
@@ -96,7 +96,7 @@ def serve(
     host: str = HostOption,
 ) -> None:
     """Serve a project's service locally under gunicorn, with the local model store."""
-    from liminal_pulumi.serve import ServeError, exec_server, plan_local_serve
+    from liminal_pulumi.local.serve import ServeError, exec_server, plan_local_serve
 
     project, _ = _load_what_loads(path)
     try:
@@ -116,7 +116,7 @@ def build(
 ) -> None:
     """Write reproducible image build contexts (Dockerfiles) for the project's images."""
     from liminal_pulumi import defaults
-    from liminal_pulumi.images import ImageBuildError, write_build_context
+    from liminal_pulumi.build.images import ImageBuildError, write_build_context
 
     project, failed = _load_what_loads(path)
     out_dir = out if out is not None else project.root / defaults.LOCAL_STATE_DIR / "build"
@@ -149,7 +149,7 @@ def build(
 def _load_what_loads(path: Path) -> tuple[Project, bool]:
     """The files under `path` that load, the others' errors printed (exit 2 if none loads);
     True as the second value when some file had errors."""
-    from liminal_pulumi.loader import load_what_loads
+    from liminal_pulumi.dsl.loader import load_what_loads
 
     project, problems = load_what_loads(path)
     for diagnostic in problems:
@@ -177,8 +177,15 @@ def plan(
     """Show the resources a stack would hold, evaluated offline under the Pulumi SDK's mocks."""
     from rich.console import Console
 
-    from liminal_pulumi.diagnostics import LiminalConfigError
-    from liminal_pulumi.plan import Plan, PlanError, diff_plans, render_diff, render_text, run_plan
+    from liminal_pulumi.dsl.diagnostics import LiminalConfigError
+    from liminal_pulumi.offline_plan import (
+        Plan,
+        PlanError,
+        diff_plans,
+        render_diff,
+        render_text,
+        run_plan,
+    )
 
     try:
         old = Plan.from_json(diff.read_text()) if diff else None

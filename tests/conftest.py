@@ -1,5 +1,5 @@
-"""Session-wide test setup: the repository root on the path (for `infra`), and one set of
-Pulumi mocks for every test that declares resources (`set_mocks` is process-global)."""
+"""Session-wide test setup: the program folder `infra/` on the path (for `stack_settings`), and
+one set of Pulumi mocks for every test that declares resources (`set_mocks` is process-global)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+for folder in (REPO_ROOT, REPO_ROOT / "infra"):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
 
 from pulumi_mocks import LiminalMocks, install  # noqa: E402
 

@@ -4,10 +4,10 @@ Each component takes a frozen dataclass of plain values and `pulumi.Input`s (ids
 never Resource objects) and exposes its outputs as attributes.
 """
 
-from infra.components.airflow import Airflow, AirflowArgs
-from infra.components.cluster import Cluster, ClusterArgs
-from infra.components.model_store import ModelStore, ModelStoreArgs
-from infra.components.network import Network, NetworkArgs
+from liminal_pulumi.components.airflow import Airflow, AirflowArgs
+from liminal_pulumi.components.cluster import Cluster, ClusterArgs
+from liminal_pulumi.components.model_store import ModelStore, ModelStoreArgs
+from liminal_pulumi.components.network import Network, NetworkArgs
 
 __all__ = [
     "Airflow",

@@ -17,12 +17,12 @@ from pathlib import Path, PurePosixPath
 import pulumi
 import pulumi_aws as aws
 
-from infra.components._options import child, merged_tags, stateful
-from infra.plans import iam_policies
-from infra.plans.kubeconfig import eks_kubeconfig_yaml
-from infra.plans.mwaa_requirements import requirements_txt
 from liminal_pulumi import defaults
-from liminal_pulumi.deployment import FACTS_FILE_NAME
+from liminal_pulumi.airflow.deployment import FACTS_FILE_NAME
+from liminal_pulumi.components._options import child, merged_tags, stateful
+from liminal_pulumi.plans import iam_policies
+from liminal_pulumi.plans.kubeconfig import eks_kubeconfig_yaml
+from liminal_pulumi.plans.mwaa_requirements import requirements_txt
 
 DagFile = pulumi.Asset | Path | str | bytes
 WEBSERVER_ACCESS_MODES = ("PRIVATE_ONLY", "PUBLIC_ONLY")
@@ -44,7 +44,7 @@ class AirflowArgs:
     region: str
     # dags-folder-relative name -> file: an Asset, a path (Path or str) or the content (bytes)
     dag_files: Mapping[str, DagFile] = field(default_factory=dict)
-    # JSON of liminal_pulumi.deployment.DeploymentFacts, uploaded beside the loader
+    # JSON of liminal_pulumi.airflow.deployment.DeploymentFacts, uploaded beside the loader
     deployment_facts: pulumi.Input[str] = "{}"
     namespace: str = defaults.DEFAULT_NAMESPACE
     airflow_version: str = defaults.AIRFLOW_VERSION
@@ -117,7 +117,7 @@ def all_logs(level: str) -> aws.mwaa.EnvironmentLoggingConfigurationArgs:
 
 
 def validate(args: AirflowArgs) -> None:
-    from infra.plans.mwaa_requirements import mwaa_python_version
+    from liminal_pulumi.plans.mwaa_requirements import mwaa_python_version
 
     mwaa_python_version(args.airflow_version)
     if len(args.private_subnet_ids) != MWAA_SUBNET_COUNT:

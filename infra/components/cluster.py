@@ -15,9 +15,9 @@ import pulumi_aws as aws
 import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 
-from infra.components._options import child, stateful
-from infra.plans import iam_policies
 from liminal_pulumi import defaults
+from liminal_pulumi.components._options import child, stateful
+from liminal_pulumi.plans import iam_policies
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,11 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from infra.components._options import child, merged_tags, stateful
-from infra.plans import iam_policies
-from infra.plans.model_store_plan import plan_volumes
 from liminal_pulumi import defaults
-from liminal_pulumi.model import Volume
+from liminal_pulumi.components._options import child, merged_tags, stateful
+from liminal_pulumi.dsl.model import Volume
+from liminal_pulumi.plans import iam_policies
+from liminal_pulumi.plans.model_store_plan import plan_volumes
 
 EFS_CSI_DRIVER = "efs.csi.aws.com"
 NFS_PORT = 2049

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from infra.components._options import child, merged_tags
-from infra.plans import iam_policies
-from infra.plans.network_plan import plan_network
 from liminal_pulumi import defaults
+from liminal_pulumi.components._options import child, merged_tags
+from liminal_pulumi.plans import iam_policies
+from liminal_pulumi.plans.network_plan import plan_network
 
 
 @dataclass(frozen=True)

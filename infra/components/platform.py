@@ -9,21 +9,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 
-from infra.components.airflow import Airflow, AirflowArgs
-from infra.components.cluster import Cluster, ClusterArgs
-from infra.components.model_store import ModelStore, ModelStoreArgs
-from infra.components.network import Network, NetworkArgs
-from infra.components.registry import Registry, RegistryArgs
-from infra.components.services import Services, ServicesArgs
-from infra.plans import promotion
-from infra.settings import StackSettings
 from liminal_pulumi import defaults
-from liminal_pulumi.deployment import DeploymentFacts
-from liminal_pulumi.model import Project
+from liminal_pulumi.airflow.deployment import DeploymentFacts
+from liminal_pulumi.components.airflow import Airflow, AirflowArgs
+from liminal_pulumi.components.cluster import Cluster, ClusterArgs
+from liminal_pulumi.components.model_store import ModelStore, ModelStoreArgs
+from liminal_pulumi.components.network import Network, NetworkArgs
+from liminal_pulumi.components.registry import Registry, RegistryArgs
+from liminal_pulumi.components.services import Services, ServicesArgs
+from liminal_pulumi.dsl.model import Project
+from liminal_pulumi.plans import promotion
+
+if TYPE_CHECKING:  # TODO(issue 9): PlatformArgs of its own, not the program's settings
+    from stack_settings import StackSettings  # type: ignore[import-not-found]
 
 BUILD_DIR = "build"
 
@@ -77,7 +79,11 @@ def promoted_release(
         }
 
     checked = reference.outputs.apply(release)
-    refs = {tag: checked.apply(lambda r, tag=tag: r["images"][tag]) for tag in image_tags}
+
+    def image_ref(tag: str) -> pulumi.Output[str]:
+        return checked.apply(lambda r: r["images"][tag])
+
+    refs = {tag: image_ref(tag) for tag in image_tags}
     return refs, checked.apply(lambda r: r["revision"])
 
 
@@ -243,17 +249,17 @@ class LiminalPlatform(pulumi.ComponentResource):
         )
 
     def _build_contexts(self, args: PlatformArgs, images: dict[str, Any]) -> dict[str, Path]:
-        from liminal_pulumi.images import write_build_context
+        from liminal_pulumi.build.images import write_build_context
 
         out = args.build_dir or args.project.root / defaults.LOCAL_STATE_DIR / BUILD_DIR
         return {tag: write_build_context(image, out) for tag, image in sorted(images.items())}
 
     def _dag_files(self, project: Project) -> dict[str, Any]:
-        from liminal_pulumi.dag_bundle import loader_files, project_files
+        from liminal_pulumi.airflow.bundle import loader_files, project_files
 
         return {**loader_files(), **project_files(project)}
 
     def _server_commands(self, project: Project) -> dict[str, list[str]]:
-        from liminal_pulumi.images import server_command
+        from liminal_pulumi.build.images import server_command
 
         return {service.service: server_command(service) for _, service in project.services()}

@@ -16,15 +16,15 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_docker_build as docker_build
 
-from infra.plans import registry_plan
 from liminal_pulumi import defaults
+from liminal_pulumi.plans import registry_plan
 
 
 @dataclass(frozen=True)
 class RegistryArgs:
     # liminal.yml image tags, in a stable order
     images: tuple[str, ...]
-    # image tag -> build context folder (written by liminal_pulumi.images.write_build_context)
+    # image tag -> build context folder (written by liminal_pulumi.build.images.write_build_context)
     build_contexts: Mapping[str, Path] = field(default_factory=dict)
     # image tag -> digest-pinned reference from the stack promoted from; None: build here
     promoted_refs: Mapping[str, pulumi.Input[str]] | None = None
@@ -135,7 +135,7 @@ class Registry(pulumi.ComponentResource):
             context={"location": str(context)},
             dockerfile={"location": str(context / "Dockerfile")},
             tags=[tagged],
-            platforms=[defaults.IMAGE_PLATFORM],
+            platforms=[docker_build.Platform(defaults.IMAGE_PLATFORM)],
             push=True,
             # Previews (pull requests) need no Docker engine; `pulumi up` builds.
             build_on_preview=False,

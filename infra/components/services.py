@@ -1,6 +1,6 @@
 """Services: each liminal.yml service as a Deployment, Service, PodDisruptionBudget and autoscaler.
 
-The objects come from `infra.plans.service_plan`; this component only applies them with the
+The objects come from `liminal_pulumi.plans.service_plan`; this component only applies them with the
 cluster's Kubernetes provider (given in `opts`, inherited by every child).
 """
 
@@ -13,8 +13,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.plans import service_plan
-from liminal_pulumi.model import Service
+from liminal_pulumi.dsl.model import Service
+from liminal_pulumi.plans import service_plan
 
 
 @dataclass(frozen=True)
@@ -26,8 +26,8 @@ class ServicesArgs:
     claims: Mapping[str, pulumi.Input[str]]
     namespace: pulumi.Input[str]
     exposure: str = "cluster_ip"
-    # service name -> the serving entry point (liminal_pulumi.images.server_command); a service
-    # not listed runs its image's own command
+    # service name -> the serving entry point (liminal_pulumi.build.images.server_command); a
+    # service not listed runs its image's own command
     commands: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
 

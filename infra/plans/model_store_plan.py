@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from liminal_pulumi import defaults
-from liminal_pulumi.model import Volume
+from liminal_pulumi.dsl.model import Volume
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _NOT_DNS = re.compile(r"[^a-z0-9-]+")

@@ -11,8 +11,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from infra.plans.registry_plan import is_digest_ref
 from liminal_pulumi import defaults
+from liminal_pulumi.plans.registry_plan import is_digest_ref
 
 IMAGE_REFS_OUTPUT = defaults.PROMOTION_IMAGE_REFS_OUTPUT
 REVISION_OUTPUT = defaults.PROMOTION_REVISION_OUTPUT

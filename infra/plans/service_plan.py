@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from liminal_pulumi import defaults
-from liminal_pulumi.model import Service
+from liminal_pulumi.dsl.model import Service
 
 EXPOSURE_SERVICE_TYPES = {
     "cluster_ip": "ClusterIP",

@@ -28,8 +28,8 @@ def copy_project(source: Path, target: Path) -> Path:
 
 def make_dags_folder(folder: Path, projects: list[Path], facts_json: str | None = None) -> Path:
     """A DAGs folder as the AWS stack uploads it: the loader bundle plus compiled projects."""
-    from liminal_pulumi.dag_bundle import loader_files, project_files
-    from liminal_pulumi.loader import load_project
+    from liminal_pulumi.airflow.bundle import loader_files, project_files
+    from liminal_pulumi.dsl.loader import load_project
 
     for relative, source in loader_files().items():
         (folder / relative).parent.mkdir(parents=True, exist_ok=True)
@@ -39,7 +39,7 @@ def make_dags_folder(folder: Path, projects: list[Path], facts_json: str | None 
             (folder / relative).parent.mkdir(parents=True, exist_ok=True)
             (folder / relative).write_bytes(content)
     if facts_json is not None:
-        from liminal_pulumi.deployment import FACTS_FILE_NAME
+        from liminal_pulumi.airflow.deployment import FACTS_FILE_NAME
 
         (folder / FACTS_FILE_NAME).write_text(facts_json)
     return folder

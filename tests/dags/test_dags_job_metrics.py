@@ -9,7 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from liminal_pulumi.job_metrics import JobStartOperator, put_metrics
+from liminal_pulumi.airflow.job_metrics import JobStartOperator, put_metrics
 
 
 @pytest.fixture

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from conftest import DATA, REPO, copy_project
 
-from liminal_pulumi import compiled
-from liminal_pulumi.dag_bundle import loader_files, project_files
-from liminal_pulumi.dag_plan import plan_file
-from liminal_pulumi.deployment import DeploymentFacts
-from liminal_pulumi.loader import load_project
-from liminal_pulumi.local_run import rewrite_mount_paths
-from liminal_pulumi.runtime_variables import AIRFLOW_CONTEXT_NAMES, resolve, rewrite
+from liminal_pulumi.airflow import compiled
+from liminal_pulumi.airflow.bundle import loader_files, project_files
+from liminal_pulumi.airflow.dag_plan import plan_file
+from liminal_pulumi.airflow.deployment import DeploymentFacts
+from liminal_pulumi.airflow.runtime_variables import AIRFLOW_CONTEXT_NAMES, resolve, rewrite
+from liminal_pulumi.dsl.loader import load_project
+from liminal_pulumi.local.run import rewrite_mount_paths
 
 
 @pytest.mark.parametrize(
@@ -36,7 +36,7 @@ def test_dags_rewrite_leaves_airflow_names_to_airflow(text: str, expected: str) 
 def test_dags_rewritten_templates_render_with_jinja_in_lookup_order() -> None:
     import jinja2
 
-    from liminal_pulumi.runtime_variables import make_macro
+    from liminal_pulumi.airflow.runtime_variables import make_macro
 
     class Run:
         conf = {"a": "conf"}
@@ -107,10 +107,23 @@ def test_dags_mount_paths_rewrite_only_whole_path_segments() -> None:
 def test_dags_bundle_holds_loader_and_its_imports_only() -> None:
     files = loader_files()
     assert files["liminal_dags.py"].name == "liminal_dags.py"
-    names = {Path(k).name for k in files}
-    assert {"compiled.py", "dag_builder.py", "dag_plan.py", "model.py", "loader.py"} <= names
-    assert not names & {"cli.py", "local_run.py", "dag_bundle.py", "server.py"}
+    assert {
+        "liminal_pulumi/airflow/loader.py",
+        "liminal_pulumi/airflow/dag_builder.py",
+        "liminal_pulumi/airflow/compiled.py",
+        "liminal_pulumi/dsl/model.py",
+        "liminal_pulumi/dsl/loader.py",  # lazily imported, for projects without a compiled form
+        "liminal_pulumi/dsl/__init__.py",
+    } <= set(files)
+    folders = {Path(k).parts[1] for k in files if k.startswith("liminal_pulumi/")}
+    assert not folders & {"serving", "local", "build", "components", "plans", "cli.py"}
     assert all(path.is_file() for path in files.values())
+
+
+def test_dags_folder_file_in_the_repository_is_the_one_the_package_ships() -> None:
+    shipped = loader_files()["liminal_dags.py"]
+    assert (REPO / "dags" / "liminal_dags.py").read_text() == shipped.read_text()
+    assert "register(globals())" in shipped.read_text()
 
 
 def test_dags_project_files_hold_yaml_and_current_compiled_form() -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from liminal_pulumi.diagnostics import Diagnostic, LiminalConfigError
-from liminal_pulumi.loader import load_project_with_warnings
-from liminal_pulumi.model import LiminalFile, Project
+from liminal_pulumi.dsl.diagnostics import Diagnostic, LiminalConfigError
+from liminal_pulumi.dsl.loader import load_project_with_warnings
+from liminal_pulumi.dsl.model import LiminalFile, Project
 
 FIXTURES = Path(__file__).parent / "fixtures"
 IRIS = Path(__file__).parents[2] / "examples" / "iris"

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from dsl_helpers import MINIMAL, errors_of, find, load
 
-from liminal_pulumi.diagnostics import LiminalConfigError
-from liminal_pulumi.loader import load_project
+from liminal_pulumi.dsl.diagnostics import LiminalConfigError
+from liminal_pulumi.dsl.loader import load_project
 
 
 def with_task(extra: str) -> str:

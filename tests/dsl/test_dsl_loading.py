@@ -11,9 +11,9 @@ from dsl_helpers import FIXTURES, IRIS, MINIMAL, load, write_tree
 from pydantic import ValidationError
 
 from liminal_pulumi import defaults
-from liminal_pulumi.discovery import discover
-from liminal_pulumi.loader import load_project, load_project_with_warnings
-from liminal_pulumi.model import PythonServerImage, PythonTask, SparkTask
+from liminal_pulumi.dsl.discovery import discover
+from liminal_pulumi.dsl.loader import load_project, load_project_with_warnings
+from liminal_pulumi.dsl.model import PythonServerImage, PythonTask, SparkTask
 
 
 def test_iris_example_loads_as_users_know_it() -> None:

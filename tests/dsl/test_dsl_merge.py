@@ -6,7 +6,7 @@ from pathlib import Path
 
 from dsl_helpers import load
 
-from liminal_pulumi.model import KubernetesExecutor, PythonTask
+from liminal_pulumi.dsl.model import KubernetesExecutor, PythonTask
 
 PARENT = "parent/liminal.yml"
 CHILD = "child/liminal.yml"

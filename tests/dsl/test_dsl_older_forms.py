@@ -9,8 +9,8 @@ import jsonschema
 import yaml
 from dsl_helpers import errors_of, find, load
 
-from liminal_pulumi.model import CreateCloudFormationStackTask, SparkImage, SparkTask
-from liminal_pulumi.schema import liminal_schema
+from liminal_pulumi.dsl.model import CreateCloudFormationStackTask, SparkImage, SparkTask
+from liminal_pulumi.dsl.schema import liminal_schema
 
 PARENT = """
 name: infra

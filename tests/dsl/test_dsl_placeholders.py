@@ -6,8 +6,8 @@ from pathlib import Path
 
 from dsl_helpers import errors_of, find, load_file
 
-from liminal_pulumi.model import PythonTask, SparkTask
-from liminal_pulumi.placeholders import render, resolve_variables
+from liminal_pulumi.dsl.model import PythonTask, SparkTask
+from liminal_pulumi.dsl.placeholders import render, resolve_variables
 
 
 def test_render_replaces_known_names_with_or_without_spaces() -> None:

@@ -17,8 +17,8 @@ from dsl_helpers import FIXTURES, IRIS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from liminal_pulumi.diagnostics import LiminalConfigError
-from liminal_pulumi.loader import load_project
+from liminal_pulumi.dsl.diagnostics import LiminalConfigError
+from liminal_pulumi.dsl.loader import load_project
 
 SOURCES = [IRIS, FIXTURES / "inherited"]
 

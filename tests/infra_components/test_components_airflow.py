@@ -6,11 +6,11 @@ import pytest
 import yaml
 from pulumi_mocks import depends_on_transitively, resolve, run
 
-from infra.components.airflow import Airflow, AirflowArgs
-from infra.components.cluster import Cluster, ClusterArgs
-from infra.components.network import Network, NetworkArgs
-from infra.plans.mwaa_requirements import requirements_txt
-from liminal_pulumi.deployment import FACTS_FILE_NAME, DeploymentFacts
+from liminal_pulumi.airflow.deployment import FACTS_FILE_NAME, DeploymentFacts
+from liminal_pulumi.components.airflow import Airflow, AirflowArgs
+from liminal_pulumi.components.cluster import Cluster, ClusterArgs
+from liminal_pulumi.components.network import Network, NetworkArgs
+from liminal_pulumi.plans.mwaa_requirements import requirements_txt
 
 FACTS = DeploymentFacts(
     claims={"gettingstartedvol-pvc": "gettingstartedvol-pvc"},

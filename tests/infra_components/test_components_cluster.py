@@ -4,8 +4,8 @@ import pytest
 import yaml
 from pulumi_mocks import MOCK_CA_DATA, is_secret, resolve, run
 
-from infra.components.cluster import Cluster, ClusterArgs, node_ami_type
-from infra.components.network import Network, NetworkArgs
+from liminal_pulumi.components.cluster import Cluster, ClusterArgs, node_ami_type
+from liminal_pulumi.components.network import Network, NetworkArgs
 
 TAGS = {"liminal:stack": "test"}
 

@@ -4,7 +4,7 @@ import json
 import pytest
 from pulumi_mocks import resolve, run
 
-from infra.components.network import Network, NetworkArgs
+from liminal_pulumi.components.network import Network, NetworkArgs
 
 TAGS = {"liminal:stack": "test"}
 

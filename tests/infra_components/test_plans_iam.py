@@ -1,6 +1,6 @@
 import pytest
 
-from infra.plans import iam_policies as p
+from liminal_pulumi.plans import iam_policies as p
 
 BUCKET = "arn:aws:s3:::airflow-dev-abc"
 KEY = "arn:aws:kms:eu-west-1:111122223333:key/k-1"

@@ -1,9 +1,9 @@
 import pytest
 import yaml
 
-from infra.plans.kubeconfig import EXEC_API_VERSION, eks_kubeconfig_yaml
-from infra.plans.mwaa_requirements import constraints_url, requirements_txt
 from liminal_pulumi import defaults
+from liminal_pulumi.plans.kubeconfig import EXEC_API_VERSION, eks_kubeconfig_yaml
+from liminal_pulumi.plans.mwaa_requirements import constraints_url, requirements_txt
 
 
 def test_kubeconfig_gets_its_token_from_aws_eks_get_token():

@@ -1,8 +1,8 @@
 import pytest
 
-from infra.plans.model_store_plan import dns_label, plan_volumes
 from liminal_pulumi import defaults
-from liminal_pulumi.model import Volume
+from liminal_pulumi.dsl.model import Volume
+from liminal_pulumi.plans.model_store_plan import dns_label, plan_volumes
 
 
 def test_each_volume_gets_its_claim_its_own_directory_and_a_namespaced_volume():

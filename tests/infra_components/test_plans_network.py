@@ -2,7 +2,7 @@ import ipaddress
 
 import pytest
 
-from infra.plans.network_plan import MAX_AZ_COUNT, plan_network
+from liminal_pulumi.plans.network_plan import MAX_AZ_COUNT, plan_network
 
 
 def networks(cidrs):

@@ -117,7 +117,7 @@ def test_services_run_the_ecr_image_with_the_claim_read_only(
     assert container["image"].startswith(
         f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{repository['inputs']['name']}:"
     )
-    assert "liminal_pulumi.server_main" in container["command"]
+    assert "liminal_pulumi.serving" in container["command"]
     mount = next(m for m in container["volumeMounts"] if m["mountPath"] == "/mnt/gettingstartedvol")
     assert mount["readOnly"] is True
     volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])

@@ -8,10 +8,10 @@ from pathlib import Path
 import pulumi
 from pulumi_mocks import LiminalMocks, resolve, run
 
-from infra.components.registry import Registry, RegistryArgs
-from infra.components.services import Services, ServicesArgs
 from liminal_pulumi import defaults
-from liminal_pulumi.model import Mount, Service
+from liminal_pulumi.components.registry import Registry, RegistryArgs
+from liminal_pulumi.components.services import Services, ServicesArgs
+from liminal_pulumi.dsl.model import Mount, Service
 
 DIGEST = "sha256:" + "cd" * 32
 
@@ -101,7 +101,7 @@ def test_services_wire_image_claims_and_exposure(pulumi_mocks: LiminalMocks) -> 
                 claims={"store": pulumi.Output.from_input("store-claim")},
                 namespace=pulumi.Output.from_input("liminal"),
                 exposure="internal_load_balancer",
-                commands={"my_server": ("python", "-m", "liminal_pulumi.server_main")},
+                commands={"my_server": ("python", "-m", "liminal_pulumi.serving")},
             ),
         )
     )
@@ -109,7 +109,7 @@ def test_services_wire_image_claims_and_exposure(pulumi_mocks: LiminalMocks) -> 
     pod = deployment.inputs["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     assert container["image"] == ref
-    assert container["command"] == ["python", "-m", "liminal_pulumi.server_main"]
+    assert container["command"] == ["python", "-m", "liminal_pulumi.serving"]
     assert all(m["readOnly"] for m in container["volumeMounts"] if m["mountPath"] != "/tmp")
     claims = [v["persistentVolumeClaim"] for v in pod["volumes"] if "persistentVolumeClaim" in v]
     assert claims == [{"claimName": "store-claim", "readOnly": True}]

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from infra.plans import promotion, registry_plan, service_plan
 from liminal_pulumi import defaults
-from liminal_pulumi.model import Mount, Service
+from liminal_pulumi.dsl.model import Mount, Service
+from liminal_pulumi.plans import promotion, registry_plan, service_plan
 
 DIGEST = "sha256:" + "ab" * 32
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from stack_settings import SettingsError, settings_from_config
 
-from infra.settings import SettingsError, settings_from_config
 from liminal_pulumi import defaults
-from liminal_pulumi.plan import stack_config
+from liminal_pulumi.offline_plan import stack_config
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

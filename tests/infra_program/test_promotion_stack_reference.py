@@ -9,11 +9,11 @@ from typing import Any
 import pulumi
 import pytest
 from pulumi_mocks import LiminalMocks, resolve, run
+from stack_settings import settings_from_config
 
-from infra.components.platform import promoted_release
-from infra.components.registry import Registry, RegistryArgs
-from infra.plans.promotion import PromotionError, project_revision
-from infra.settings import settings_from_config
+from liminal_pulumi.components.platform import promoted_release
+from liminal_pulumi.components.registry import Registry, RegistryArgs
+from liminal_pulumi.plans.promotion import PromotionError, project_revision
 
 DIGEST = "sha256:" + "ef" * 32
 IMAGE = "myorg/app"

@@ -1,4 +1,4 @@
-"""Helpers of the serving tests: real servers (`python -m liminal_pulumi.server_main` under
+"""Helpers of the serving tests: real servers (`python -m liminal_pulumi.serving` under
 gunicorn) on a free loopback port, a small HTTP client, and a model store with real models."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from liminal_pulumi.model import Endpoint
-from liminal_pulumi.server_endpoints import dump_endpoints
+from liminal_pulumi.dsl.model import Endpoint
+from liminal_pulumi.serving.endpoints import dump_endpoints
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 IRIS = REPO_ROOT / "examples" / "iris"
@@ -116,7 +116,7 @@ def server_command(endpoints_file: Path, app_dir: Path | None = None) -> list[st
     argv = [
         sys.executable,
         "-m",
-        "liminal_pulumi.server_main",
+        "liminal_pulumi.serving",
         "--endpoints-file",
         str(endpoints_file),
     ]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from gunicorn.config import Config
 
 from liminal_pulumi import defaults
-from liminal_pulumi.gunicorn_config import gunicorn_options
-from liminal_pulumi.model import Service
-from liminal_pulumi.server_settings import ServerSettings
+from liminal_pulumi.dsl.model import Service
+from liminal_pulumi.serving.gunicorn_config import gunicorn_options
+from liminal_pulumi.serving.settings import ServerSettings
 
 
 def test_options_follow_the_service() -> None:

@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 from serving_helpers import Launch, Server, post_json, request
 
-from liminal_pulumi.model import Endpoint
+from liminal_pulumi.dsl.model import Endpoint
 
 MAX_BODY = 4096
 
 USER_MODULE = """
 import json, time, os
 from pathlib import Path
-from liminal_pulumi.server import EndpointError
+from liminal_pulumi.serving.app import EndpointError
 
 
 def echo(body):

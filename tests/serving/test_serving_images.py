@@ -17,8 +17,7 @@ from typer.testing import CliRunner
 
 import liminal_pulumi
 from liminal_pulumi import defaults
-from liminal_pulumi.cli import app
-from liminal_pulumi.images import (
+from liminal_pulumi.build.images import (
     CONTAINER_ENDPOINTS_FILE,
     ImageBuildError,
     plan_build_context,
@@ -26,10 +25,11 @@ from liminal_pulumi.images import (
     server_requirements,
     write_build_context,
 )
-from liminal_pulumi.loader import load_project
-from liminal_pulumi.model import PythonImage, PythonServerImage, Service, SparkImage
-from liminal_pulumi.server_endpoints import load_endpoints
-from liminal_pulumi.server_settings import ServerSettings, parse_arguments
+from liminal_pulumi.cli import app
+from liminal_pulumi.dsl.loader import load_project
+from liminal_pulumi.dsl.model import PythonImage, PythonServerImage, Service, SparkImage
+from liminal_pulumi.serving.endpoints import load_endpoints
+from liminal_pulumi.serving.settings import ServerSettings, parse_arguments
 
 
 def instructions(dockerfile: str) -> list[tuple[str, str]]:
@@ -109,7 +109,7 @@ def test_python_server_dockerfile(source: Path) -> None:
     # The entry point is the server command the Kubernetes Deployment runs.
     cmd = json.loads(dict(steps)["CMD"])
     assert cmd == server_command()
-    assert cmd[:3] == ["python", "-m", "liminal_pulumi.server_main"]
+    assert cmd[:3] == ["python", "-m", "liminal_pulumi.serving"]
     healthcheck = dict(steps)["HEALTHCHECK"]
     assert "/healthcheck" in healthcheck and "LIMINAL_SERVER_PORT" in healthcheck
     assert "secret" not in plan.files["Dockerfile"].lower()
@@ -199,8 +199,8 @@ def test_written_context_holds_the_code_and_nothing_secret(source: Path, tmp_pat
         "app/helpers/util.py",
         "liminal/requirements.txt",
         "liminal/liminal_endpoints.json",
-        "liminal/liminal_pulumi/server_main.py",
-        "liminal/liminal_pulumi/server.py",
+        "liminal/liminal_pulumi/serving/__main__.py",
+        "liminal/liminal_pulumi/serving/app.py",
     } <= files
     kept_out_names = (".env", "server.pem", "my_credentials.json", ".liminal", "__pycache__")
     for kept_out in kept_out_names:
@@ -246,14 +246,14 @@ def test_the_context_runs_as_the_container_would(
         "PYTHONNOUSERSITE": "1",
     }
     imported = subprocess.run(
-        [sys.executable, "-c", "import liminal_pulumi.server_main as m; print(m.__file__)"],
+        [sys.executable, "-c", "import liminal_pulumi.serving as m; print(m.__file__)"],
         env={**os.environ, **env},
         cwd=context / "app",
         capture_output=True,
         text=True,
         check=True,
     )
-    assert Path(imported.stdout.strip()) == context / "liminal/liminal_pulumi/server_main.py"
+    assert Path(imported.stdout.strip()) == context / "liminal/liminal_pulumi/serving/__init__.py"
     assert Path(liminal_pulumi.__file__).parent != context / "liminal/liminal_pulumi"
 
     command = [sys.executable if part == "python" else part for part in server_command()]

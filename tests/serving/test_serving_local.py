@@ -24,8 +24,8 @@ from serving_helpers import (
 from typer.testing import CliRunner
 
 from liminal_pulumi.cli import app
-from liminal_pulumi.loader import load_project
-from liminal_pulumi.model import (
+from liminal_pulumi.dsl.loader import load_project
+from liminal_pulumi.dsl.model import (
     LiminalFile,
     Mount,
     Project,
@@ -34,8 +34,8 @@ from liminal_pulumi.model import (
     Service,
     Volume,
 )
-from liminal_pulumi.serve import ServeError, plan_local_serve
-from liminal_pulumi.server_settings import parse_arguments
+from liminal_pulumi.local.serve import ServeError, plan_local_serve
+from liminal_pulumi.serving.settings import parse_arguments
 
 
 def project_of(
@@ -68,7 +68,7 @@ def test_iris_plan_points_the_mount_path_at_the_local_volume() -> None:
     assert plan.environment["MOUNT_PATH"] == str(volume.local_path)
     assert plan.environment["LIMINAL_MOUNT_GETTINGSTARTEDVOL_PVC"] == str(volume.local_path)
     assert plan.cwd == IRIS
-    assert plan.argv[:3] == (sys.executable, "-m", "liminal_pulumi.server_main")
+    assert plan.argv[:3] == (sys.executable, "-m", "liminal_pulumi.serving")
     settings = parse_arguments(plan.argv[3:])
     assert (settings.host, settings.port) == ("127.0.0.1", 18080)
     assert settings.app_dir == IRIS

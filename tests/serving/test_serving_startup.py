@@ -7,8 +7,8 @@ from pathlib import Path
 
 from serving_helpers import Launch, request, run_server, server_command
 
-from liminal_pulumi.model import Endpoint
-from liminal_pulumi.server_endpoints import dump_endpoints
+from liminal_pulumi.dsl.model import Endpoint
+from liminal_pulumi.serving.endpoints import dump_endpoints
 
 
 def test_broken_modules_fail_only_their_endpoints(tmp_path: Path, launch: Launch) -> None:

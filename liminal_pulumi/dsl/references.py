@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from liminal_pulumi import defaults
-from liminal_pulumi.diagnostics import Location, Reporter, suggest
-from liminal_pulumi.normalize import describe
-from liminal_pulumi.yaml_source import YamlList, YamlMap
+from liminal_pulumi.dsl.diagnostics import Location, Reporter, suggest
+from liminal_pulumi.dsl.normalize import describe
+from liminal_pulumi.dsl.yaml_source import YamlList, YamlMap
 
 
 def _entries(data: YamlMap, key: str) -> Iterable[tuple[YamlMap, Location]]:

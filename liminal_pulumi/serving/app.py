@@ -36,8 +36,8 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 
 from liminal_pulumi import defaults
-from liminal_pulumi.model import Endpoint
-from liminal_pulumi.server_metrics import UNMATCHED_ENDPOINT, ServerMetrics
+from liminal_pulumi.dsl.model import Endpoint
+from liminal_pulumi.serving.metrics import UNMATCHED_ENDPOINT, ServerMetrics
 
 log = logging.getLogger("liminal.server")
 

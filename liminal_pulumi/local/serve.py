@@ -14,15 +14,15 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from liminal_pulumi.local_run import (
+from liminal_pulumi.dsl.model import Project, PythonServerImage, Service
+from liminal_pulumi.local.run import (
     mount_env_name,
     rewrite_mount_paths,
     state_dir,
     volume_folder,
 )
-from liminal_pulumi.model import Project, PythonServerImage, Service
-from liminal_pulumi.server_endpoints import dump_endpoints
-from liminal_pulumi.server_settings import ENDPOINTS_FILE_NAME, ServerSettings
+from liminal_pulumi.serving.endpoints import dump_endpoints
+from liminal_pulumi.serving.settings import ENDPOINTS_FILE_NAME, ServerSettings
 
 LOCAL_HOST = "127.0.0.1"
 SERVE_STATE_DIR = "serve"
@@ -113,7 +113,7 @@ def plan_local_serve(
         service=service,
         image=image,
         settings=settings,
-        argv=(sys.executable, "-m", "liminal_pulumi.server_main", *settings.to_arguments()),
+        argv=(sys.executable, "-m", "liminal_pulumi.serving", *settings.to_arguments()),
         environment={**local_environment(project, service), "PYTHONUNBUFFERED": "1"},
         cwd=image.source,
     )

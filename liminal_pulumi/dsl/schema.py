@@ -13,8 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from liminal_pulumi import model
-from liminal_pulumi.normalize import (
+from liminal_pulumi.dsl import model
+from liminal_pulumi.dsl.normalize import (
     EXECUTOR_CLASSES,
     HISTORIC_MOUNT_KEYS,
     HISTORIC_TASK_KEYS,

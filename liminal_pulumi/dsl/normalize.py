@@ -19,11 +19,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from liminal_pulumi import defaults, model
-from liminal_pulumi.diagnostics import Location, Reporter, suggest
-from liminal_pulumi.placeholders import RUN_TIME_TASK_FIELDS, render, resolve_variables
-from liminal_pulumi.schedules import cron_problem
-from liminal_pulumi.yaml_source import YamlList, YamlMap, to_plain
+from liminal_pulumi import defaults
+from liminal_pulumi.dsl import model
+from liminal_pulumi.dsl.diagnostics import Location, Reporter, suggest
+from liminal_pulumi.dsl.placeholders import RUN_TIME_TASK_FIELDS, render, resolve_variables
+from liminal_pulumi.dsl.schedules import cron_problem
+from liminal_pulumi.dsl.yaml_source import YamlList, YamlMap, to_plain
 
 TOP_LEVEL_KEYS = frozenset(
     {

@@ -280,7 +280,7 @@ class MockCloud(pulumi.runtime.Mocks):
         self.stack_outputs: dict[str, dict[str, Any]] = {}
 
     def default_stack_outputs(self, source: str) -> dict[str, Any]:
-        from infra.plans import registry_plan
+        from liminal_pulumi.plans import registry_plan
 
         prefix = f"liminal-{source.rsplit('/', 1)[-1]}"
         registry = f"{ACCOUNT}.dkr.ecr.{self.region}.amazonaws.com"
@@ -403,11 +403,16 @@ def run_plan(project: Path, stack: str, repo_root: Path | None = None) -> Plan:
     from pulumi.runtime.stack import run_pulumi_func
     from pulumi.runtime.sync_await import _sync_await
 
-    from infra.plans.promotion import project_revision
-    from infra.settings import SettingsError, settings_from_config
-    from liminal_pulumi.loader import load_project
+    from liminal_pulumi.dsl.loader import load_project
+    from liminal_pulumi.plans.promotion import project_revision
 
     root = (repo_root or find_repo_root(Path.cwd())).resolve()
+    # TODO(issue 9): read the program from Pulumi.yaml instead of this repository's layout
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "infra"))
+    from stack_settings import SettingsError, settings_from_config  # type: ignore[import-not-found]
+
     config = stack_config(root, stack)
     project_dir = project.resolve()
     if project_dir.is_file():

@@ -23,7 +23,7 @@ from typing import Any
 from jinja2 import pass_context
 from jinja2.runtime import Context
 
-from liminal_pulumi.placeholders import render
+from liminal_pulumi.dsl.placeholders import render
 
 MACRO_NAME = "liminal_var"
 

@@ -31,11 +31,11 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-import liminal_pulumi
 from liminal_pulumi import defaults
-from liminal_pulumi.model import PythonImage, PythonServerImage, Service, SparkImage
-from liminal_pulumi.server_endpoints import dump_endpoints
-from liminal_pulumi.server_settings import ENDPOINTS_FILE_NAME, PORT_ENV, ServerSettings
+from liminal_pulumi.dsl.model import PythonImage, PythonServerImage, Service, SparkImage
+from liminal_pulumi.modules import module_closure
+from liminal_pulumi.serving.endpoints import dump_endpoints
+from liminal_pulumi.serving.settings import ENDPOINTS_FILE_NAME, PORT_ENV, ServerSettings
 
 AnyImage = PythonImage | PythonServerImage | SparkImage
 
@@ -43,6 +43,8 @@ CONTEXT_MARKER = ".liminal-build-context"
 APP_FOLDER = "app"  # the image source's copy, in the context
 LIMINAL_FOLDER = "liminal"  # this package and its pinned requirements, in the context
 PIP_CONF_SECRET_ID = "pip_conf"
+SERVER_PACKAGE = "liminal_pulumi.serving"
+SERVER_MODULE = f"{SERVER_PACKAGE}.__main__"  # what `python -m` runs; its imports are copied
 CONTAINER_ENDPOINTS_FILE = f"{defaults.IMAGE_LIMINAL_DIR}/{ENDPOINTS_FILE_NAME}"
 # What the server imports, with their dependencies pinned from this environment.
 SERVER_DISTRIBUTIONS = ("flask", "gunicorn", "prometheus-client", "pydantic")
@@ -101,7 +103,7 @@ def base_image(image: AnyImage) -> str:
 
 def server_command(service: Service | None = None) -> list[str]:
     """The serving process of a python_server container, as an exec-form command."""
-    command = ["python", "-m", "liminal_pulumi.server_main"]
+    command = ["python", "-m", SERVER_PACKAGE]
     if service is None:
         return [
             *command,
@@ -129,7 +131,9 @@ def plan_build_context(image: AnyImage) -> BuildContextPlan:
             raise ImageBuildError(f"image {image.image!r}: a python_server image needs endpoints")
         files[f"{LIMINAL_FOLDER}/requirements.txt"] = server_requirements()
         files[f"{LIMINAL_FOLDER}/{ENDPOINTS_FILE_NAME}"] = dump_endpoints(image.endpoints)
-        copies[f"{LIMINAL_FOLDER}/liminal_pulumi"] = Path(liminal_pulumi.__file__).parent
+        # Only the modules the server imports: nothing of Airflow, the CLI or the components.
+        for relative, source in module_closure([SERVER_MODULE]).items():
+            files[f"{LIMINAL_FOLDER}/{relative}"] = source.read_text()
     files["Dockerfile"] = dockerfile(image, has_requirements=has_requirements)
     return BuildContextPlan(
         image=image,

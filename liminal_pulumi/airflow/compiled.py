@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from liminal_pulumi import defaults
-from liminal_pulumi.discovery import discover
+from liminal_pulumi.dsl.discovery import discover
 
 if TYPE_CHECKING:
-    from liminal_pulumi.model import Project
+    from liminal_pulumi.dsl.model import Project
 
 FORMAT_VERSION = 1
 # Path fields inside a file's lists (`model.LiminalFile`): stored relative to the project root
@@ -106,7 +106,7 @@ def is_current(data: dict[str, Any], root: Path) -> bool:
 
 def project_from_compiled(data: dict[str, Any], root: Path) -> Project:
     """The model held in compiled data, with its paths under `root` (where the file now lies)."""
-    from liminal_pulumi.model import Project
+    from liminal_pulumi.dsl.model import Project
 
     return Project.model_validate(_relocate(data["project"], ".", root.as_posix()))
 

@@ -1,4 +1,4 @@
-"""The server process: `python -m liminal_pulumi.server_main [options]`.
+"""The server process: `python -m liminal_pulumi.serving [options]`.
 
 The one entry point of the model server, in its container (the image's CMD, the Kubernetes
 Deployment's command from `images.server_command`) and on a laptop (`liminal serve` runs the same
@@ -16,7 +16,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 
-from liminal_pulumi.server_settings import parse_arguments
+from liminal_pulumi.serving.settings import parse_arguments
 
 # prometheus_client's variable; spelled here because that library must not be imported yet.
 _METRICS_FOLDER_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -34,9 +34,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     for variable in _BLAS_THREAD_VARIABLES:
         os.environ.setdefault(variable, "1")
     # Imported after the metrics folder is set: prometheus_client picks its storage on import.
-    from liminal_pulumi.gunicorn_config import GunicornServer, gunicorn_options, port_in_use
-    from liminal_pulumi.server import create_app
-    from liminal_pulumi.server_endpoints import load_endpoints
+    from liminal_pulumi.serving.app import create_app
+    from liminal_pulumi.serving.endpoints import load_endpoints
+    from liminal_pulumi.serving.gunicorn_config import GunicornServer, gunicorn_options, port_in_use
 
     try:
         endpoints = load_endpoints(settings.endpoints_file)

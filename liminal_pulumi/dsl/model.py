@@ -1,6 +1,6 @@
 """The validated, merged, immutable model of a liminal project.
 
-`liminal_pulumi.loader.load_project` turns a folder of liminal.yml files into one `Project`; the
+`liminal_pulumi.dsl.loader.load_project` turns a folder of liminal.yml files into one `Project`; the
 DAG builder, the local runner, the server, the image builder and the AWS components read only
 this model, never raw YAML. Inheritance (`super`), defaults and load-time placeholders are
 already applied here; placeholders that can only be resolved when a task runs (Airflow macros such

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from liminal_pulumi.diagnostics import Diagnostic, LiminalConfigError
-from liminal_pulumi.model import Project
+from liminal_pulumi.dsl.diagnostics import Diagnostic, LiminalConfigError
+from liminal_pulumi.dsl.model import Project
 
 
 def summarize(project: Project) -> dict[str, Any]:

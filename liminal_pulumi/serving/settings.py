@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from liminal_pulumi import defaults
-from liminal_pulumi.model import Service
+from liminal_pulumi.dsl.model import Service
 
 ENDPOINTS_FILE_NAME = "liminal_endpoints.json"
 # The container's port when no --port is given (the image's HEALTHCHECK reads it too).
@@ -95,7 +95,7 @@ def parse_arguments(argv: Sequence[str] | None = None) -> ServerSettings:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m liminal_pulumi.server_main",
+        prog="python -m liminal_pulumi.serving",
         description="Serve a liminal python_server image's endpoints under gunicorn.",
     )
     parser.add_argument(

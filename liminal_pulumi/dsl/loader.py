@@ -16,14 +16,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from liminal_pulumi.diagnostics import Diagnostic, LiminalConfigError, Location, Reporter, suggest
-from liminal_pulumi.discovery import discover, project_root
-from liminal_pulumi.inheritance import apply_parents, builtin_base, merge_parents
-from liminal_pulumi.model import LiminalFile, Project
-from liminal_pulumi.normalize import describe, normalize_file
-from liminal_pulumi.references import check_file, check_project, check_raw_sections
-from liminal_pulumi.validation import validate_file
-from liminal_pulumi.yaml_source import YamlMap, parse_yaml_file
+from liminal_pulumi.dsl.diagnostics import (
+    Diagnostic,
+    LiminalConfigError,
+    Location,
+    Reporter,
+    suggest,
+)
+from liminal_pulumi.dsl.discovery import discover, project_root
+from liminal_pulumi.dsl.inheritance import apply_parents, builtin_base, merge_parents
+from liminal_pulumi.dsl.model import LiminalFile, Project
+from liminal_pulumi.dsl.normalize import describe, normalize_file
+from liminal_pulumi.dsl.references import check_file, check_project, check_raw_sections
+from liminal_pulumi.dsl.validation import validate_file
+from liminal_pulumi.dsl.yaml_source import YamlMap, parse_yaml_file
 
 FILE_TYPES = ("sub", "super")
 PARENT_SEARCH_LEVELS = 3

@@ -14,9 +14,9 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from liminal_pulumi.dag_plan import ContainerPlan, DagPlan, TaskPlan
-from liminal_pulumi.job_metrics import JobEndOperator, JobStartOperator
-from liminal_pulumi.runtime_variables import MACRO_NAME, make_macro
+from liminal_pulumi.airflow.dag_plan import ContainerPlan, DagPlan, TaskPlan
+from liminal_pulumi.airflow.job_metrics import JobEndOperator, JobStartOperator
+from liminal_pulumi.airflow.runtime_variables import MACRO_NAME, make_macro
 
 try:  # Airflow 3
     from airflow.sdk import DAG, BaseOperator

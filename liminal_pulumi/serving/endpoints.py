@@ -11,8 +11,8 @@ from pathlib import Path
 
 from pydantic import TypeAdapter
 
-from liminal_pulumi.model import Endpoint
-from liminal_pulumi.server_settings import ENDPOINTS_FILE_NAME
+from liminal_pulumi.dsl.model import Endpoint
+from liminal_pulumi.serving.settings import ENDPOINTS_FILE_NAME
 
 __all__ = ["ENDPOINTS_FILE_NAME", "dump_endpoints", "load_endpoints"]
 

@@ -37,8 +37,8 @@ from liminal_pulumi import defaults
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from liminal_pulumi.dag_plan import ContainerPlan, DagPlan, TaskPlan
-    from liminal_pulumi.model import Project
+    from liminal_pulumi.airflow.dag_plan import ContainerPlan, DagPlan, TaskPlan
+    from liminal_pulumi.dsl.model import Project
 
 LOG_FILE_NAME = "liminal-run.log"
 _KILL_GRACE_SECONDS = 5
@@ -370,8 +370,8 @@ class PipelineOutcome:
 
 def select_plans(project: Project, pipeline: str | None) -> list[DagPlan]:
     """The plans to run (local deployment facts); `pipeline` picks one by name."""
-    from liminal_pulumi.dag_plan import plan_pipeline
-    from liminal_pulumi.deployment import DeploymentFacts
+    from liminal_pulumi.airflow.dag_plan import plan_pipeline
+    from liminal_pulumi.airflow.deployment import DeploymentFacts
 
     facts = DeploymentFacts.local()
     plans = [plan_pipeline(f, p, facts, project.root) for f, p in project.pipelines()]
@@ -381,7 +381,7 @@ def select_plans(project: Project, pipeline: str | None) -> list[DagPlan]:
 
 
 def _run_dag(plan: DagPlan, project_root: Path, conf: dict[str, Any] | None) -> PipelineOutcome:
-    from liminal_pulumi.dag_builder import build_dag
+    from liminal_pulumi.airflow.dag_builder import build_dag
 
     assert _progress is not None
     factory = local_operator_factory(project_root, plan.dagrun_timeout.total_seconds())
@@ -480,7 +480,7 @@ def main(path: Path, pipeline: str | None = None, conf_json: str | None = None) 
 
     from rich.console import Console
 
-    from liminal_pulumi.loader import load_what_loads
+    from liminal_pulumi.dsl.loader import load_what_loads
 
     errors = Console(stderr=True, soft_wrap=True)  # a located error stays one line
     conf = None

@@ -6,10 +6,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from liminal_pulumi.diagnostics import Location, Reporter, suggest
-from liminal_pulumi.model import LiminalFile
-from liminal_pulumi.normalize import describe
-from liminal_pulumi.yaml_source import YamlList, YamlMap
+from liminal_pulumi.dsl.diagnostics import Location, Reporter, suggest
+from liminal_pulumi.dsl.model import LiminalFile
+from liminal_pulumi.dsl.normalize import describe
+from liminal_pulumi.dsl.yaml_source import YamlList, YamlMap
 
 _EXPECTED = (
     ("bool", "true or false"),

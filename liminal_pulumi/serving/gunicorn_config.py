@@ -17,7 +17,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from liminal_pulumi.server_settings import ServerSettings
+from liminal_pulumi.serving.settings import ServerSettings
 
 # Heartbeat files on a tmpfs: a worker on a slow or overlay disk is not killed as unresponsive.
 _SHARED_MEMORY = "/dev/shm"
@@ -86,7 +86,7 @@ def _freeze_loaded_objects(_worker: Any) -> None:
 
 
 def _child_exit(_server: Any, worker: Any) -> None:
-    from liminal_pulumi.server_metrics import mark_worker_dead
+    from liminal_pulumi.serving.metrics import mark_worker_dead
 
     mark_worker_dead(worker.pid)
 

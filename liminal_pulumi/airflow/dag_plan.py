@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from liminal_pulumi import defaults
-from liminal_pulumi.deployment import DeploymentFacts
-from liminal_pulumi.model import (
+from liminal_pulumi.airflow.deployment import DeploymentFacts
+from liminal_pulumi.airflow.runtime_variables import rewrite, rewrite_value
+from liminal_pulumi.dsl.model import (
     CreateCloudFormationStackTask,
     DeleteCloudFormationStackTask,
     EmrExecutor,
@@ -28,7 +29,6 @@ from liminal_pulumi.model import (
     PythonTask,
     SparkTask,
 )
-from liminal_pulumi.runtime_variables import rewrite, rewrite_value
 
 TaskKind = Literal[
     "container",

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from liminal_pulumi import defaults
-from liminal_pulumi.yaml_source import YamlList, YamlMap
+from liminal_pulumi.dsl.yaml_source import YamlList, YamlMap
 
 KEYED_SECTIONS = {
     "images": "image",

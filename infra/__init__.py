@@ -1,1 +1,0 @@
-"""The Pulumi program and library that provision a liminal project's AWS platform."""

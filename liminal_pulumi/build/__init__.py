@@ -1,0 +1,1 @@
+"""Docker build contexts of the images a liminal.yml declares."""
