@@ -18,7 +18,6 @@ from liminal_pulumi import defaults
 from liminal_pulumi.airflow.deployment import DeploymentFacts
 from liminal_pulumi.airflow.runtime_variables import rewrite, rewrite_value
 from liminal_pulumi.dsl.airflow_rules import DATE_KEYS, DURATION_KEYS
-from liminal_pulumi.dsl.names import volume_name
 from liminal_pulumi.dsl.model import (
     CreateCloudFormationStackTask,
     DeleteCloudFormationStackTask,
@@ -31,6 +30,7 @@ from liminal_pulumi.dsl.model import (
     PythonTask,
     SparkTask,
 )
+from liminal_pulumi.dsl.names import volume_name
 
 TaskKind = Literal[
     "container",
@@ -340,8 +340,7 @@ def plan_pipeline(
         dagrun_timeout=dt.timedelta(minutes=pipeline.timeout_minutes),
         default_args=_default_args(file, pipeline),
         dag_args=_dag_args(file, pipeline),
-        description=pipeline.dag_args.get("description")
-        or f"liminal pipeline from {file.name}",
+        description=pipeline.dag_args.get("description") or f"liminal pipeline from {file.name}",
         tasks=tuple(_task_plans(file, pipeline, facts, facts_folder)),
         variables=dict(file.variables),
         task_variables={t.task: dict(t.variables) for t in pipeline.tasks if t.variables},

@@ -59,9 +59,7 @@ def discover(path: Path, max_folders: int = defaults.MAX_DISCOVERY_FOLDERS) -> l
     if not path.is_dir():
         return [path]
     found: list[Path] = []
-    visited = 0
-    for folder, subfolders, files in os.walk(path):
-        visited += 1
+    for visited, (folder, subfolders, files) in enumerate(os.walk(path), start=1):
         if visited > max_folders:
             raise TooManyFolders(
                 [

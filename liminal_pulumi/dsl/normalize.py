@@ -521,7 +521,8 @@ class FileNormalizer:
             self.error(
                 where,
                 f"python_version `{version}` is not supported: the images are built from "
-                f"{defaults.PYTHON_BASE_IMAGE}, for {', '.join(supported)}",
+                f"{defaults.PYTHON_BASE_IMAGE.format(python_version='<version>')}, published "
+                f"for {', '.join(supported)}",
                 suggest(version, supported),
             )
             return
