@@ -182,6 +182,8 @@ ONE_VERSION_ONLY: dict[str, str] = {
     "task_concurrency": "Airflow 2 only, deprecated; use `max_active_tis_per_dag`",
     "timetable": "Airflow 2 only; use `schedule`",
     "disable_bundle_versioning": "Airflow 3 only",
+    "context": "Airflow 2 only (internal)",
+    "full_filepath": "Airflow 2 only, deprecated",
 }
 # How to write each kind, for errors.
 _HOW = {

@@ -486,7 +486,14 @@ class FileNormalizer:
         source = entry.get("source", ".")
         if isinstance(source, str):
             path = self.path_of(entry, "source", source, resolve=True)
-            if path is not None:
+            if path is not None and not path.is_dir():
+                # `liminal build`, `pulumi up` and `liminal run` all start from this folder.
+                self.error(
+                    entry.value_loc("source") if "source" in entry else entry.loc,
+                    f"`source` folder {path} does not exist (the image's build context, "
+                    "relative to this liminal.yml)",
+                )
+            elif path is not None:
                 image.put("source", path, entry)
         if "python_version" in entry:
             self.python_version(entry, image)
