@@ -230,11 +230,13 @@ def _check_mount(mount: YamlMap, where: Location, reporter: Reporter) -> None:
 def check_placeholders(data: YamlMap, reporter: Reporter) -> None:
     """Warn about `{{ name }}` placeholders nothing at load time defines and Airflow does not
     know: a typo (`{{ gretting }}`) would reach the task as literal braces."""
-    file_variables = data.get("variables") if isinstance(data.get("variables"), dict) else {}
+    variables = data.get("variables")
+    file_variables: set[str] = set(variables) if isinstance(variables, dict) else set()
     for pipeline, _ in _entries(data, "pipelines"):
         for task, _ in _entries(pipeline, "tasks"):
-            own = task.get("variables") if isinstance(task.get("variables"), dict) else {}
-            known = {*file_variables, *own}
+            task_variables = task.get("variables")
+            own: set[str] = set(task_variables) if isinstance(task_variables, dict) else set()
+            known = file_variables | own
             for key in task:
                 if key in ("variables", "task", "type"):
                     continue
@@ -244,7 +246,7 @@ def check_placeholders(data: YamlMap, reporter: Reporter) -> None:
         for entry, _ in _entries(data, section):
             for key in entry:
                 for name in sorted(set(_placeholders_in(entry[key]))):
-                    _warn_placeholder(entry, key, name, set(file_variables), False, reporter)
+                    _warn_placeholder(entry, key, name, file_variables, False, reporter)
 
 
 def _placeholders_in(value: Any) -> list[str]:

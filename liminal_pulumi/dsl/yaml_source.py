@@ -311,6 +311,8 @@ def _too_deep(text: str, file: Path) -> Location | None:
                     path.append(frames[-1][1])
                 if len(frames) >= _MAX_DEPTH:
                     mark = event.start_mark
+                    if mark is None:
+                        return Location(file, 1, 1, tuple(path[:8]))
                     return Location(file, mark.line + 1, mark.column + 1, tuple(path[:8]))
                 frames.append([isinstance(event, yaml.MappingStartEvent), 0, True])
             elif isinstance(event, yaml.SequenceEndEvent | yaml.MappingEndEvent):

@@ -64,7 +64,8 @@ def test_a_task_named_like_another_tasks_sensor_is_an_error(tmp_path: Path) -> N
     text = pipeline_with("").replace(
         "      - task: t\n",
         "      - task: stack\n        type: create_cloudformation_stack\n"
-        "        stack_name: s\n      - task: stack_wait\n        type: delete_cloudformation_stack\n"
+        "        stack_name: s\n"
+        "      - task: stack_wait\n        type: delete_cloudformation_stack\n"
         "        stack_name: s\n      - task: t\n",
     )
     error = find(errors_of(tmp_path, {"liminal.yml": text}), "both become the Airflow task")
