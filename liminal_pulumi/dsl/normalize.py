@@ -524,22 +524,26 @@ class FileNormalizer:
         version = version.strip()
         image.put("python_version", version, entry)
         supported = defaults.SUPPORTED_PYTHON_VERSIONS
-        if version not in supported:
+        minimum = ".".join(map(str, defaults.PYTHON_SERVER_MIN_VERSION))
+        parts = version.split(".")
+        numbers = tuple(int(p) for p in parts[:2]) if all(p.isdigit() for p in parts) else None
+        if (
+            entry.get("type") == "python_server"
+            and numbers is not None
+            and numbers < defaults.PYTHON_SERVER_MIN_VERSION
+        ):
+            self.error(
+                where,
+                f"python_version {version} is too old for the model server: a python_server "
+                f"image needs {minimum} or newer",
+            )
+        elif version not in supported:
             self.error(
                 where,
                 f"python_version `{version}` is not supported: the images are built from "
                 f"{defaults.PYTHON_BASE_IMAGE.format(python_version='<version>')}, published "
                 f"for {', '.join(supported)}",
                 suggest(version, supported),
-            )
-            return
-        minimum = ".".join(map(str, defaults.PYTHON_SERVER_MIN_VERSION))
-        numbers = tuple(int(p) for p in version.split("."))
-        if entry.get("type") == "python_server" and numbers < defaults.PYTHON_SERVER_MIN_VERSION:
-            self.error(
-                where,
-                f"python_version {version} is too old for the model server: a python_server "
-                f"image needs {minimum} or newer",
             )
 
     def executors(self) -> YamlList:
