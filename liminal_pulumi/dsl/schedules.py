@@ -10,6 +10,7 @@ accepts and then never schedules.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 from croniter import CroniterBadDateError, CroniterError, croniter
 
@@ -32,6 +33,7 @@ _FIELDS = ("minute", "hour", "day of month", "month", "day of week")
 _ALLOWED = ("0-59", "0-23", "1-31", "1-12 or jan-dec", "0-7 or sun-sat")
 
 
+@functools.lru_cache(maxsize=4096)  # projects repeat a few schedules over many pipelines
 def cron_problem(expression: str) -> str | None:
     """Why `expression` is not a schedule Airflow runs, or None when it is."""
     text = expression.strip()

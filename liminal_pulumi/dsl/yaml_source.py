@@ -17,6 +17,7 @@ expand to.
 from __future__ import annotations
 
 import errno
+import re
 import stat
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from liminal_pulumi.dsl.diagnostics import KeyPath, Location, Reporter
 _Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _MAX_DEPTH = defaults.MAX_YAML_DEPTH
+_PLACEHOLDER = re.compile(r"\{\{\s*[A-Za-z0-9._-]+\s*\}\}")
 # The YAML tags a liminal.yml may hold; any other (`!!python/object`, `!Ref`) is refused, not read.
 _CORE_TAGS = frozenset(
     f"tag:yaml.org,2002:{name}"
@@ -290,7 +292,10 @@ def _too_deep(text: str, file: Path) -> Location | None:
     are left to the composer, which reports them located.
     """
     longest = max((len(line) for line in text.splitlines()), default=0)
-    if 2 * longest + 2 + text.count("[") + text.count("{") <= _MAX_DEPTH:
+    # `{{ name }}` placeholders hold no collection: each adds at most 2 levels, never nested.
+    placeholders = len(_PLACEHOLDER.findall(text))
+    brackets = text.count("[") + text.count("{") - 2 * placeholders + 2
+    if 2 * longest + 2 + brackets <= _MAX_DEPTH:
         return None
     # One frame per open collection: [is_mapping, next key or index, expecting a key].
     frames: list[list[Any]] = []
