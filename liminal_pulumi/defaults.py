@@ -180,6 +180,14 @@ AIRFLOW_CONSTRAINTS_URL = (
     "constraints-{airflow_version}/constraints-{python_version}.txt"
 )
 
+# --- Monitoring on AWS (infra/plans/monitoring_plan.py, the Monitoring component) -------------
+# The Kubernetes service account (namespace DEFAULT_NAMESPACE) the drift task's pod runs as.
+DRIFT_SERVICE_ACCOUNT = "liminal-drift"
+# How often the managed Prometheus scraper reads each server pod's /metrics.
+SCRAPE_INTERVAL_SECONDS = 30
+# The Kubernetes user name the scraper's role is given in the cluster (an EKS access entry).
+SCRAPER_KUBERNETES_USER = "liminal-aps-collector"
+
 # --- DAGs (loader, builder, local run) --------------------------------------------------------
 DAG_TAG = "liminal"
 DEFAULT_DAG_OWNER = "airflow"
