@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from liminal_pulumi import defaults
 from liminal_pulumi.dsl import airflow_rules, model
 from liminal_pulumi.dsl.diagnostics import Location, Reporter, suggest
+from liminal_pulumi.dsl.monitoring import normalize_monitoring
 from liminal_pulumi.dsl.placeholders import (
     RUN_TIME_TASK_FIELDS,
     PlaceholderExpansionError,
@@ -883,6 +884,7 @@ class FileNormalizer:
         self.service_values(service)
         if "mounts" in service:
             service.put("mounts", self.mounts(service), service)
+        normalize_monitoring(self, service)  # after mounts: its paths must lie on one
         if "source" in entry or "endpoints" in entry:
             self.service_image(entry, service)
         return service
