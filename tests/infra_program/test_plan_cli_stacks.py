@@ -157,7 +157,12 @@ def test_services_wait_for_nodes_add_ons_and_claims(plans: dict[str, dict[str, A
 def test_text_output_shows_tree_counts_and_settings() -> None:
     done = liminal("plan", "examples/iris", "--stack", "dev")
     assert done.returncode == 0, done.stderr
-    for text in ("liminal:natStrategy", "resources by type", "LiminalPlatform", "liminal-services-my"):
+    for text in (
+        "liminal:natStrategy",
+        "resources by type",
+        "LiminalPlatform",
+        "liminal-services-my",
+    ):
         assert text in done.stdout
 
 
