@@ -178,9 +178,8 @@ class Registry(pulumi.ComponentResource):
         context = args.build_contexts.get(image)
         if context is None:
             raise ValueError(f"image {image!r} has no build context")
-        tagged = pulumi.Output.concat(
-            repository.repository_url, ":", registry_plan.image_tag_for(context)
-        )
+        tag = registry_plan.image_tag_for(context)
+        tagged = repository.repository_url.apply(lambda url: f"{url}:{tag}")
         built = docker_build.Image(
             f"{name}-{slug}-image",
             context={"location": str(context)},
