@@ -216,8 +216,8 @@ class Airflow(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: AirflowArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
+        validate(name, args)  # before anything is registered
         super().__init__("liminal:aws:Airflow", name, None, opts)
-        validate(name, args)
         keys = {relative: dags_key(relative) for relative in args.dag_files}
         invoke = pulumi.InvokeOutputOptions(parent=self)
         account_id = aws.get_caller_identity_output(opts=invoke).account_id

@@ -131,8 +131,8 @@ class ModelStore(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: ModelStoreArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
+        plans = validate(name, args)  # before anything is registered
         super().__init__("liminal:aws:ModelStore", name, None, opts)
-        plans = validate(name, args)
         node_security_group_id = args.node_security_group_id
         if node_security_group_id is None and args.cluster is not None:
             node_security_group_id = args.cluster.node_security_group_id

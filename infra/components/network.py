@@ -72,8 +72,8 @@ class Network(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
+        plan = _checked_plan(name, args)  # before anything is registered
         super().__init__("liminal:aws:Network", name, None, opts)
-        plan = _checked_plan(name, args)
         tags = args.tags
         zones = aws.get_availability_zones_output(
             state="available", opts=pulumi.InvokeOutputOptions(parent=self)

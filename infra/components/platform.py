@@ -291,8 +291,8 @@ class LiminalPlatform(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
+        validate(name, args)  # before anything is registered
         super().__init__("liminal:index:LiminalPlatform", name, None, opts)
-        validate(name, args)
         project = args.project
         stack = pulumi.get_stack()
         region = platform_region(args) or ""

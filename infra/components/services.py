@@ -84,8 +84,8 @@ class Services(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: ServicesArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
+        validate(name, args)  # before anything is registered
         super().__init__("liminal:aws:Services", name, None, opts)
-        validate(name, args)
         self.endpoints = {}
         for service in args.services:
             self.endpoints[service.service] = self._service(name, service, args)
