@@ -45,8 +45,9 @@ LEGACY_CHILD_NAMES = ("network", "cluster", "model-store", "registry", "airflow"
 class PlatformArgs:
     """Arguments of `LiminalPlatform`: a validated liminal project and how to run it on AWS.
 
-    Only `project` is required. Fields after `network` apply only when the platform creates the
-    VPC, those after `cluster` only when it creates the cluster.
+    Only `project` is required. `vpc_cidr`, `az_count` and `nat_strategy` apply only when the
+    platform creates the VPC (no `network`); `kubernetes_version` to `public_access_cidrs` only
+    when it creates the cluster (no `cluster`).
 
     Attributes:
         project: the validated liminal project (`liminal_pulumi.dsl.loader.load_project(path)`,
