@@ -3,12 +3,14 @@ an existing VPC and an existing cluster, aliases to the children's former names.
 
 from __future__ import annotations
 
+import runpy
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pulumi
 import pytest
+import yaml
 from pulumi_mocks import LiminalMocks, Registration, resolve, run
 
 from liminal_pulumi.components import (
@@ -202,3 +204,46 @@ def test_every_problem_with_the_platform_args_is_reported_before_anything(
     ]
     assert "LiminalPlatform 'pfbad'" in str(caught.value)
     assert under(pulumi_mocks, "pfbad") == []
+
+
+def test_the_readme_program_on_a_shared_cluster(
+    pulumi_mocks: LiminalMocks, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """tests/packaging/programs/platform_existing_cluster, as the README shows it."""
+    answer = pulumi_mocks.call
+
+    def call(args: pulumi.runtime.MockCallArgs) -> tuple[dict, list]:
+        if args.token == "aws:eks/getCluster:getCluster":
+            name = args.args["name"]
+            return {
+                "name": name,
+                "arn": f"arn:aws:eks:eu-west-1:123456789012:cluster/{name}",
+                "endpoint": "https://ABC.gr7.eu-west-1.eks.amazonaws.com",
+                "certificateAuthorities": [{"data": "Q0E="}],
+                "vpcConfig": {"clusterSecurityGroupId": "sg-shared", "vpcId": "vpc-shared"},
+                "id": name,
+            }, []
+        return answer(args)
+
+    monkeypatch.setattr(pulumi_mocks, "call", call)
+    program = REPO_ROOT / "tests/packaging/programs/platform_existing_cluster"
+    pulumi.runtime.set_config("liminal:project", str(REPO_ROOT / "examples/iris"))
+    run(lambda: runpy.run_path(str(program), run_name="__main__"))
+    types = {r.type for r in under(pulumi_mocks, "fraud")}
+    assert "eks:index:Cluster" not in types and "aws:ec2/vpc:Vpc" not in types
+    (entry,) = under(pulumi_mocks, "fraud", "aws:eks/accessEntry:AccessEntry")
+    assert entry.inputs["clusterName"] == "shared-eks"
+    (rule,) = [
+        r
+        for r in under(
+            pulumi_mocks, "fraud", "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+        )
+        if r.name.endswith("mwaa-to-cluster")
+    ]
+    assert rule.inputs["securityGroupId"] == "sg-shared"
+    (namespace,) = under(pulumi_mocks, "fraud", "kubernetes:core/v1:Namespace")
+    assert namespace.inputs["metadata"]["name"] == "fraud"
+    (provider,) = [r for r in pulumi_mocks.registrations() if r.name == "shared-eks"]
+    kubeconfig = yaml.safe_load(provider.inputs["kubeconfig"])
+    assert kubeconfig["clusters"][0]["cluster"]["server"].startswith("https://ABC.gr7.")
+    assert "shared-eks" in kubeconfig["users"][0]["user"]["exec"]["args"]
