@@ -252,15 +252,16 @@ def test_the_readme_program_on_a_shared_cluster(
 def test_a_grandchild_inherits_an_alias_to_the_urn_it_had_before(pulumi_mocks) -> None:
     """The engine and SDKs derive a child's alias from its parent's when the child's name starts
     with the parent's (Pulumi's inherited child aliases): `liminal-network-vpc` under the child
-    aliased to `network` is aliased to the URN `network-vpc` had in liminal-pulumi 0.1."""
+    aliased to `network` is aliased to the URN `network-vpc` had in liminal-pulumi 0.1 (engine
+    URNs: the type chain of the parents, without the root stack)."""
     from pulumi.runtime.resource import create_urn, inherited_child_alias
 
-    platform = "urn:pulumi:dev::liminal::pulumi:pulumi:Stack$liminal:index:LiminalPlatform::liminal"
+    platform = "urn:pulumi:dev::liminal::liminal:index:LiminalPlatform::liminal"
     old_network = create_urn("network", "liminal:aws:Network", platform)
     alias = inherited_child_alias(
         "liminal-network-vpc", "liminal-network", old_network, "aws:ec2/vpc:Vpc"
     )
     assert resolve(alias) == (
-        "urn:pulumi:dev::liminal::pulumi:pulumi:Stack$liminal:index:LiminalPlatform"
+        "urn:pulumi:dev::liminal::liminal:index:LiminalPlatform"
         "$liminal:aws:Network$aws:ec2/vpc:Vpc::network-vpc"
     )
