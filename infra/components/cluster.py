@@ -53,8 +53,8 @@ class ClusterArgs:
         protect: protect and retain the stateful parts (the cluster and its secrets key) and
             turn on EKS deletion protection (default `False`; production stacks set it).
         tags: tags on every AWS resource (default none).
-        cluster_name: the EKS cluster's name, see `liminal_pulumi.plans.checks.ENVIRONMENT_NAME`
-            (default: the component's name).
+        cluster_name: the EKS cluster's name (default: the component's name); refused unless
+            it matches `liminal_pulumi.plans.checks.ENVIRONMENT_NAME`.
     """
 
     vpc_id: pulumi.Input[str]
@@ -120,8 +120,7 @@ def validate(name: str, args: ClusterArgs) -> None:
             problems.add("namespace", f"{args.namespace!r} is not a Kubernetes DNS label")
     except ValueError as error:
         problems.add("namespace", str(error))
-    if args.cluster_name is not None:
-        problems.check("cluster_name", checks.environment_name(args.cluster_name))
+    problems.check("cluster_name", checks.environment_name(args.cluster_name or name))
     problems.raise_if_any()
 
 
