@@ -6,6 +6,8 @@ DSL, the DAG builder, the server, the images and the AWS components agree.
 
 from __future__ import annotations
 
+from datetime import date
+
 # --- DSL -------------------------------------------------------------------------------------
 DSL_FILE_NAMES = ("liminal.yml", "liminal.yaml")
 BASE_START_TASK = "start"
@@ -93,12 +95,29 @@ NODE_INSTANCE_TYPES = ("t3.large",)
 NODE_MIN_SIZE = 1
 NODE_DESIRED_SIZE = 2
 NODE_MAX_SIZE = 3
-KUBERNETES_VERSION = "1.33"
+# The newest version in Amazon EKS standard support (see EKS_KUBERNETES_CALENDAR below).
+KUBERNETES_VERSION = "1.35"
 NAT_STRATEGIES = ("single", "per_az")
 NAT_STRATEGY = "single"
 VPC_CIDR = "10.0.0.0/16"
 SERVICE_EXPOSURES = ("cluster_ip", "internal_load_balancer", "public_load_balancer")
 SERVICE_EXPOSURE = "cluster_ip"
+
+# Amazon EKS Kubernetes release calendar, version -> (Amazon EKS release, end of standard
+# support, end of extended support), dates in UTC. Source: "Understand the Kubernetes version
+# lifecycle on EKS", https://docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html
+# (section "Amazon EKS Kubernetes release calendar"). Standard support lasts 14 months; extended
+# support, billed per cluster hour from the first day past standard support, 12 more; on the end
+# of extended support date EKS creates no new cluster of that version. Add each new version here.
+EKS_KUBERNETES_CALENDAR: dict[str, tuple[date, date, date]] = {
+    "1.29": (date(2024, 1, 23), date(2025, 3, 23), date(2026, 3, 23)),
+    "1.30": (date(2024, 5, 23), date(2025, 7, 23), date(2026, 7, 23)),
+    "1.31": (date(2024, 9, 26), date(2025, 11, 26), date(2026, 11, 26)),
+    "1.32": (date(2025, 1, 23), date(2026, 3, 23), date(2027, 3, 23)),
+    "1.33": (date(2025, 5, 29), date(2026, 7, 29), date(2027, 7, 29)),
+    "1.34": (date(2025, 10, 2), date(2026, 12, 2), date(2027, 12, 2)),
+    "1.35": (date(2026, 1, 27), date(2027, 3, 27), date(2028, 3, 27)),
+}
 
 # --- AWS stack: registry, services, promotion -------------------------------------------------
 ECR_KEEP_TAGGED_IMAGES = 30
@@ -131,8 +150,11 @@ MWAA_REQUIREMENTS_KEY = "requirements.txt"
 MWAA_LOCAL_DAGS_PATH = "/usr/local/airflow/dags"  # where MWAA syncs the dags folder
 MWAA_LIMINAL_HOME = f"{MWAA_LOCAL_DAGS_PATH}/liminal"
 MWAA_WEBSERVER_ACCESS_MODE = "PRIVATE_ONLY"
-# Python that MWAA runs for each Airflow version (picks the matching constraints file).
-MWAA_PYTHON_BY_AIRFLOW_VERSION = {"2.10.3": "3.11", "2.11.0": "3.11", "3.0.6": "3.12"}
+# Python that MWAA runs for each Airflow version; it picks the constraints file of
+# requirements.txt (constraints-<airflow>/constraints-<python>.txt). Source: Amazon MWAA FAQ,
+# "What Python version can I use?" (https://docs.aws.amazon.com/mwaa/latest/userguide/mwaa-faqs.html)
+# and "Apache Airflow versions on Amazon MWAA" (.../userguide/airflow-versions.html).
+MWAA_PYTHON_BY_AIRFLOW_VERSION = {"2.10.3": "3.11", "2.11.0": "3.12", "3.0.6": "3.12"}
 # What the DAG loader needs beyond MWAA's image; resolved under the version's constraints.
 MWAA_EXTRA_REQUIREMENTS = ("apache-airflow-providers-cncf-kubernetes",)
 AIRFLOW_CONSTRAINTS_URL = (

@@ -68,7 +68,13 @@ def mwaa_execution_policy(
     bucket_arn: str,
     kms_key_arn: str,
 ) -> PolicyDocument:
-    """What an MWAA environment needs, limited to its bucket, logs, queues and key."""
+    """What an MWAA environment needs, limited to its bucket, logs, queues and key.
+
+    AWS's sample execution policy also denies `s3:ListAllMyBuckets` on the bucket's ARNs; that
+    action takes only `Resource: "*"` (Service Authorization Reference, Amazon S3, "Actions
+    defined by Amazon S3"), so such a statement matches no request. Nothing here allows it, and
+    IAM denies what no statement allows, so no statement is needed.
+    """
     log_groups = (
         f"arn:{partition}:logs:{region}:{account_id}:log-group:airflow-{environment_name}-*"
     )
@@ -80,12 +86,6 @@ def mwaa_execution_policy(
             "Resource": (
                 f"arn:{partition}:airflow:{region}:{account_id}:environment/{environment_name}"
             ),
-        },
-        {
-            "Sid": "NeverListOtherBuckets",
-            "Effect": "Deny",
-            "Action": "s3:ListAllMyBuckets",
-            "Resource": [bucket_arn, f"{bucket_arn}/*"],
         },
         {
             "Sid": "ReadThisBucket",

@@ -33,16 +33,25 @@ def test_kubeconfig_gets_its_token_from_aws_eks_get_token():
     assert set(user["user"]) == {"exec"}  # no static token or key in the file
 
 
+# MWAA's Python per Airflow version (MWAA FAQ, "What Python version can I use?"): 2.11.0 runs on
+# Python 3.12, not 3.11 as 2.10 did, so its providers resolve against constraints-3.12.txt.
 @pytest.mark.parametrize(
-    ("airflow", "python"), sorted(defaults.MWAA_PYTHON_BY_AIRFLOW_VERSION.items())
+    ("airflow", "constraints"),
+    [
+        ("2.10.3", "constraints-2.10.3/constraints-3.11.txt"),
+        ("2.11.0", "constraints-2.11.0/constraints-3.12.txt"),
+        ("3.0.6", "constraints-3.0.6/constraints-3.12.txt"),
+    ],
 )
-def test_requirements_start_with_the_constraints_of_the_airflow_version(airflow, python):
-    lines = requirements_txt(airflow).splitlines()
-    assert lines[0] == (
-        '--constraint "https://raw.githubusercontent.com/apache/airflow/'
-        f'constraints-{airflow}/constraints-{python}.txt"'
-    )
-    assert constraints_url(airflow) in lines[0]
+def test_requirements_start_with_the_constraints_of_mwaas_python(airflow, constraints):
+    url = f"https://raw.githubusercontent.com/apache/airflow/{constraints}"
+    assert constraints_url(airflow) == url
+    assert requirements_txt(airflow).splitlines()[0] == f'--constraint "{url}"'
+
+
+def test_every_airflow_version_the_settings_accept_has_mwaas_python():
+    for version in defaults.SUPPORTED_AIRFLOW_VERSIONS:
+        assert defaults.MWAA_PYTHON_BY_AIRFLOW_VERSION[version] == "3.12", version
 
 
 def test_requirements_list_the_provider_the_loader_imports_unpinned():
