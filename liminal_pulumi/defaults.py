@@ -73,6 +73,14 @@ SPARK_PYSPARK_REQUIREMENT = "pyspark==3.5.3"
 AIRFLOW_VERSION = "3.0.6"
 SUPPORTED_AIRFLOW_VERSIONS = ("2.11.0", "3.0.6")
 
+# `.airflowignore` pattern syntax per Airflow major version: the default of `[core]
+# dag_ignore_file_syntax` is "regexp" in Airflow 2 (added in 2.3.0) and "glob" from Airflow 3.0
+# (Airflow configuration reference; config.yml of apache-airflow 2.11.0 and 3.0.6).
+DAG_IGNORE_FILE_SYNTAX_BY_AIRFLOW_MAJOR = {"2": "regexp", "3": "glob"}
+# Where the Amazon provider's operators take AWS credentials from: on MWAA, `aws_default` is the
+# environment's execution role.
+AWS_CONN_ID = "aws_default"
+
 # --- Local runtime ---------------------------------------------------------------------------
 LOCAL_STATE_DIR = ".liminal"
 LOCAL_VOLUMES_DIR = "volumes"
@@ -125,7 +133,6 @@ ECR_UNTAGGED_EXPIRY_DAYS = 7
 IMAGE_PLATFORM = "linux/amd64"
 SERVICE_LB_PORT = 80
 SERVICE_TARGET_CPU_UTILIZATION = 70
-KUBECONFIG_FILE_NAME = "kube_config.yaml"
 PROMOTION_IMAGE_REFS_OUTPUT = "imageRefs"
 PROMOTION_REVISION_OUTPUT = "projectRevision"
 

@@ -1,9 +1,15 @@
 """Airflow: an MWAA environment, its bucket and everything the DAG loader needs in it, an
 execution role scoped to this environment, and the way from MWAA to the cluster.
 
-Only the kubeconfig object, the cluster access entry, the cluster security group rule and the
-`eks:DescribeCluster` policy wait for the cluster; the environment itself needs only the
-network, the bucket and the role, so EKS and MWAA are created side by side.
+MWAA reaches the cluster through the Amazon provider's `EksPodOperator` (chosen by the DAG loader
+from the deployment facts' cluster name): it signs its own EKS token with the execution role, so
+the bucket holds no kubeconfig and the workers need no AWS CLI. What MWAA needs for it: the
+execution role's `eks:DescribeCluster` on this cluster, an access entry scoped to the workloads'
+namespace, and HTTPS from MWAA's security group to the cluster's.
+
+Only the cluster access entry, the cluster security group rule and the `eks:DescribeCluster`
+policy wait for the cluster; the environment itself needs only the network, the bucket and the
+role, so EKS and MWAA are created side by side.
 """
 
 from __future__ import annotations
@@ -18,10 +24,10 @@ import pulumi
 import pulumi_aws as aws
 
 from liminal_pulumi import defaults
+from liminal_pulumi.airflow.bundle import AIRFLOWIGNORE_NAME, NOT_DAG_FOLDERS, airflowignore
 from liminal_pulumi.airflow.deployment import FACTS_FILE_NAME
 from liminal_pulumi.components._options import child, merged_tags, stateful
 from liminal_pulumi.plans import iam_policies
-from liminal_pulumi.plans.kubeconfig import eks_kubeconfig_yaml
 from liminal_pulumi.plans.mwaa_requirements import requirements_txt
 
 DagFile = pulumi.Asset | Path | str | bytes
@@ -38,12 +44,12 @@ class AirflowArgs:
     private_subnet_ids: Sequence[pulumi.Input[str]]  # exactly two, in different AZs
     cluster_name: pulumi.Input[str]
     cluster_arn: pulumi.Input[str]
-    cluster_endpoint: pulumi.Input[str]
-    cluster_certificate_authority: pulumi.Input[str]
     cluster_security_group_id: pulumi.Input[str]
     region: str
     # dags-folder-relative name -> file: an Asset, a path (Path or str) or the content (bytes)
     dag_files: Mapping[str, DagFile] = field(default_factory=dict)
+    # folders at the dags folder's root that hold no DAG file, listed in its .airflowignore
+    not_dag_folders: Sequence[str] = NOT_DAG_FOLDERS
     # JSON of liminal_pulumi.airflow.deployment.DeploymentFacts, uploaded beside the loader
     deployment_facts: pulumi.Input[str] = "{}"
     namespace: str = defaults.DEFAULT_NAMESPACE
@@ -87,13 +93,12 @@ def object_body(file: DagFile) -> ObjectBody:
 
 
 def airflow_configuration_options(args: AirflowArgs) -> dict[str, str]:
-    kubeconfig = f"{defaults.MWAA_LOCAL_DAGS_PATH}/{defaults.KUBECONFIG_FILE_NAME}"
-    return {
-        "core.liminal_home": args.liminal_home,
-        "kubernetes_executor.in_cluster": "False",
-        "kubernetes_executor.config_file": kubeconfig,
-        "kubernetes_executor.namespace": args.namespace,
-    }
+    """MWAA's Airflow configuration overrides: only where the loader finds the projects.
+
+    No `kubernetes_executor.*` option: MWAA runs the Celery executor, and the pod operators take
+    their cluster, namespace and credentials from their own arguments.
+    """
+    return {"core.liminal_home": args.liminal_home}
 
 
 def all_logs(level: str) -> aws.mwaa.EnvironmentLoggingConfigurationArgs:
@@ -206,21 +211,14 @@ class Airflow(pulumi.ComponentResource):
             content_type="application/json",
             opts=child(self, depends_on=bucket_ready),
         )
+        # Keeps the DAG processor out of the bundled package and the projects: each of its
+        # modules would otherwise be imported as a DAG file on every parse cycle.
         aws.s3.BucketObjectv2(
-            f"{name}-kubeconfig",
+            f"{name}-airflowignore",
             bucket=bucket.id,
-            key=dags_key(defaults.KUBECONFIG_FILE_NAME),
-            content=pulumi.Output.all(
-                args.cluster_name, args.cluster_endpoint, args.cluster_certificate_authority
-            ).apply(
-                lambda v: eks_kubeconfig_yaml(
-                    cluster_name=v[0],
-                    endpoint=v[1],
-                    certificate_authority_data=v[2],
-                    region=args.region,
-                )
-            ),
-            content_type="application/yaml",
+            key=dags_key(AIRFLOWIGNORE_NAME),
+            content=airflowignore(args.airflow_version, tuple(args.not_dag_folders)),
+            content_type="text/plain",
             opts=child(self, depends_on=bucket_ready),
         )
 

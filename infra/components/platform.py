@@ -1,8 +1,8 @@
 """LiminalPlatform: a liminal project on AWS, composed of the stack's components.
 
 Network -> (Cluster | Airflow) side by side -> ModelStore, Registry, Services. MWAA's environment
-waits for the network, its bucket and role only; what needs the cluster (kubeconfig, deployment
-facts, access entry) is a separate object, so EKS and MWAA are created in parallel.
+waits for the network, its bucket and role only; what needs the cluster (deployment facts,
+access entry) is a separate object, so EKS and MWAA are created in parallel.
 """
 
 from __future__ import annotations
@@ -50,7 +50,6 @@ def deployment_facts_json(
         images=image_refs,
         claims=claims,
         namespace=namespace,
-        kubeconfig=defaults.KUBECONFIG_FILE_NAME,
         region=region,
         cluster_name=cluster_name,
     ).to_json()
@@ -189,8 +188,6 @@ class LiminalPlatform(pulumi.ComponentResource):
                 private_subnet_ids=network.private_subnet_ids[:2],
                 cluster_name=cluster.cluster_name,
                 cluster_arn=cluster.cluster_arn,
-                cluster_endpoint=cluster.endpoint,
-                cluster_certificate_authority=cluster.certificate_authority,
                 cluster_security_group_id=cluster.cluster_security_group_id,
                 region=settings.region,
                 dag_files=self._dag_files(project),

@@ -168,7 +168,9 @@ def mwaa_execution_policy(
 
 def mwaa_cluster_policy(cluster_arn: str) -> PolicyDocument:
     """Kept apart from the execution policy so that the environment never waits for the
-    cluster: only the pod operator's `aws eks get-token` kubeconfig needs it, at run time."""
+    cluster: only `EksPodOperator` needs it, at run time, to read the cluster's endpoint and
+    certificate (EksHook.generate_config_file calls DescribeCluster). Its token is a presigned
+    STS GetCallerIdentity, which needs no permission."""
     return _document(
         {
             "Sid": "FindThisCluster",
