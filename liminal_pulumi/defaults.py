@@ -132,6 +132,17 @@ ECR_KEEP_TAGGED_IMAGES = 30
 ECR_UNTAGGED_EXPIRY_DAYS = 7
 IMAGE_PLATFORM = "linux/amd64"
 SERVICE_LB_PORT = 80
+# Services behind a load balancer are the AWS Load Balancer Controller's (its Helm chart from
+# AWS's eks-charts repository; chart 3.5.0 = controller v3.5.0, whose IAM policy
+# liminal_pulumi.plans.load_balancer_controller carries). It provisions an NLB for Services of
+# this class and ignores the rest; the legacy in-tree controller ignores Services with a class.
+LB_CONTROLLER_CHART = "aws-load-balancer-controller"
+LB_CONTROLLER_CHART_VERSION = "3.5.0"
+LB_CONTROLLER_CHART_REPO = "https://aws.github.io/eks-charts"
+LB_CONTROLLER_NAMESPACE = "kube-system"
+LB_CONTROLLER_SERVICE_ACCOUNT = "aws-load-balancer-controller"
+LB_CONTROLLER_REPLICAS = 2
+LOAD_BALANCER_CLASS = "service.k8s.aws/nlb"
 SERVICE_TARGET_CPU_UTILIZATION = 70
 PROMOTION_IMAGE_REFS_OUTPUT = "imageRefs"
 PROMOTION_REVISION_OUTPUT = "projectRevision"

@@ -17,12 +17,16 @@ from liminal_pulumi import defaults
 from liminal_pulumi.airflow.deployment import DeploymentFacts
 from liminal_pulumi.components.airflow import Airflow, AirflowArgs
 from liminal_pulumi.components.cluster import Cluster, ClusterArgs
+from liminal_pulumi.components.load_balancer_controller import (
+    LoadBalancerController,
+    LoadBalancerControllerArgs,
+)
 from liminal_pulumi.components.model_store import ModelStore, ModelStoreArgs
 from liminal_pulumi.components.network import Network, NetworkArgs
 from liminal_pulumi.components.registry import Registry, RegistryArgs
 from liminal_pulumi.components.services import Services, ServicesArgs
 from liminal_pulumi.dsl.model import Project
-from liminal_pulumi.plans import promotion
+from liminal_pulumi.plans import promotion, service_plan
 
 if TYPE_CHECKING:  # TODO(issue 9): PlatformArgs of its own, not the program's settings
     from stack_settings import StackSettings  # type: ignore[import-not-found]
@@ -202,6 +206,27 @@ class LiminalPlatform(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        # Load-balanced services need the AWS Load Balancer Controller (plans/service_plan.py).
+        service_dependencies: list[pulumi.Resource] = [model_store, *cluster.workloads_ready]
+        if settings.service_exposure in service_plan.LB_SCHEMES:
+            service_dependencies.append(
+                LoadBalancerController(
+                    "lb-controller",
+                    LoadBalancerControllerArgs(
+                        cluster_name=cluster.cluster_name,
+                        oidc_provider_arn=cluster.oidc_provider_arn,
+                        oidc_provider_url=cluster.oidc_provider_url,
+                        vpc_id=network.vpc_id,
+                        region=settings.region,
+                        tags=tags,
+                    ),
+                    opts=pulumi.ResourceOptions(
+                        parent=self,
+                        providers=[cluster.k8s_provider],
+                        depends_on=cluster.workloads_ready,
+                    ),
+                )
+            )
         services = Services(
             "services",
             ServicesArgs(
@@ -213,11 +238,12 @@ class LiminalPlatform(pulumi.ComponentResource):
                 commands=self._server_commands(project),
             ),
             # Pods mount the model store's claims and need nodes, the EFS driver and metrics:
-            # a first rollout would otherwise wait for them past its timeout.
+            # a first rollout would otherwise wait for them past its timeout. A load-balanced
+            # Service also waits for its controller, which deletes the NLB when it goes.
             opts=pulumi.ResourceOptions(
                 parent=self,
                 providers=[cluster.k8s_provider],
-                depends_on=[model_store, *cluster.workloads_ready],
+                depends_on=service_dependencies,
             ),
         )
 

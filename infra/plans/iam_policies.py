@@ -197,6 +197,28 @@ def efs_csi_irsa_trust_policy(oidc_provider_arn: str, oidc_provider_url: str) ->
     )
 
 
+def irsa_trust_policy(
+    oidc_provider_arn: str, oidc_provider_url: str, subject: str
+) -> PolicyDocument:
+    """Trust for one Kubernetes service account (`system:serviceaccount:<ns>:<name>`), through
+    the cluster's OIDC provider, with the STS audience (EKS user guide, "IAM roles for service
+    accounts")."""
+    issuer = oidc_provider_url.removeprefix("https://")
+    return _document(
+        {
+            "Effect": "Allow",
+            "Principal": {"Federated": oidc_provider_arn},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {
+                "StringEquals": {
+                    f"{issuer}:aud": "sts.amazonaws.com",
+                    f"{issuer}:sub": subject,
+                }
+            },
+        }
+    )
+
+
 def bucket_tls_only_policy(bucket_arn: str) -> PolicyDocument:
     return _document(
         {
