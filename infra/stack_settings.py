@@ -224,9 +224,7 @@ def kubernetes_support_warnings(settings: StackSettings, today: dt.date) -> list
                 f"{key}: {version} is newer than the EKS release calendar in "
                 "liminal_pulumi.defaults.EKS_KUBERNETES_CALENDAR; add its dates there"
             ]
-        raise SettingsError(
-            [f"{key}: Amazon EKS no longer offers Kubernetes {version}; {latest}"]
-        )
+        raise SettingsError([f"{key}: Amazon EKS no longer offers Kubernetes {version}; {latest}"])
     released, standard_end, extended_end = dates
     if today < released:
         raise SettingsError(

@@ -38,7 +38,7 @@ class LoadBalancerControllerArgs:
 
 class LoadBalancerController(pulumi.ComponentResource):
     role_arn: pulumi.Output[str]
-    release_name: pulumi.Output[str]
+    release_name: pulumi.Output[str | None]
 
     def __init__(
         self,

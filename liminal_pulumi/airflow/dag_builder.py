@@ -3,8 +3,9 @@
 Container tasks become pods: the Amazon provider's `EksPodOperator` when the deployment names an
 EKS cluster (the AWS stack's case), else the `KubernetesPodOperator` (kubeconfig file or in-cluster
 configuration). The local runner passes its own `container_operator` factory to run them as local
-processes instead, so all build the very same DAG shape from the same plan. Amazon provider operators are imported only when a plan needs them,
-which keeps the common parse (pods only) fast. Works on Airflow 2.11 and 3.0.
+processes instead, so all build the very same DAG shape from the same plan. Amazon provider
+operators are imported only when a plan needs them, which keeps a parse without them fast. Works
+on Airflow 2.11 and 3.0.
 """
 
 from __future__ import annotations

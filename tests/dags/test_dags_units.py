@@ -140,7 +140,11 @@ def test_dags_plan_names_the_eks_cluster_of_the_deployment() -> None:
     (plan,) = plan_file(project.files[0], facts)
     train = plan.tasks[1].container
     assert train is not None
-    assert (train.cluster_name, train.region, train.kubeconfig) == ("liminal-dev", "eu-west-1", None)
+    assert (train.cluster_name, train.region, train.kubeconfig) == (
+        "liminal-dev",
+        "eu-west-1",
+        None,
+    )
     (local,) = plan_file(project.files[0], DeploymentFacts.local())
     assert local.tasks[1].container is not None
     assert local.tasks[1].container.cluster_name is None

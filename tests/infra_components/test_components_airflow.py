@@ -3,7 +3,6 @@ import json
 
 import pulumi
 import pytest
-import yaml
 from pulumi_mocks import depends_on_transitively, resolve, run
 
 from liminal_pulumi.airflow.deployment import FACTS_FILE_NAME, DeploymentFacts

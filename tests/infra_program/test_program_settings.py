@@ -137,7 +137,9 @@ def test_calendar_pins_the_eks_dates() -> None:
 
 def test_last_day_of_standard_support_passes_in_any_stack() -> None:
     for protect in (False, True):
-        assert kubernetes_support_warnings(_k8s("1.33", protect=protect), dt.date(2026, 7, 28)) == []
+        assert (
+            kubernetes_support_warnings(_k8s("1.33", protect=protect), dt.date(2026, 7, 28)) == []
+        )
 
 
 def test_past_standard_support_warns_in_dev() -> None:
@@ -157,7 +159,11 @@ def test_past_standard_support_fails_in_prod() -> None:
 @pytest.mark.parametrize(
     ("version", "day", "message"),
     [
-        ("1.31", dt.date(2026, 11, 26), "extended support of Kubernetes 1.31 .* ended on 2026-11-26"),
+        (
+            "1.31",
+            dt.date(2026, 11, 26),
+            "extended support of Kubernetes 1.31 .* ended on 2026-11-26",
+        ),
         ("1.28", WRITTEN_ON, "no longer offers Kubernetes 1.28"),
         ("1.35", dt.date(2026, 1, 26), "offers Kubernetes 1.35 from 2026-01-27"),
     ],
