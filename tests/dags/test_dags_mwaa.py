@@ -43,7 +43,8 @@ def stack_bag(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
 def test_dags_processor_parses_only_the_loader_file(stack_bag: dict) -> None:
     assert stack_bag["parsed_files"] == ["liminal_dags.py"]
     assert stack_bag["import_errors"] == {}
-    assert sorted(stack_bag["dags"]) == ["my_datascience_pipeline"]
+    # the pipeline, and the drift check of the monitored service (liminal.yml `monitoring`)
+    assert sorted(stack_bag["dags"]) == ["my_datascience_pipeline", "my_datascience_server_drift"]
 
 
 def test_dags_without_airflowignore_the_bundled_modules_are_parsed_as_dag_files(
@@ -75,6 +76,9 @@ def test_dags_container_tasks_are_eks_pod_operators_of_the_amazon_provider(
         assert fields["namespace"] == "liminal"
         assert fields["image"] == ECR_IMAGE
         assert fields["volumes"] == {"gettingstartedvol-pvc": "liminal-model-store"}
+    drift = {t["task_id"]: t for t in stack_bag["dags"]["my_datascience_server_drift"]["tasks"]}
+    assert drift["drift"]["class"] == "EksPodOperator"
+    assert drift["drift"]["fields"]["cluster_name"] == CLUSTER
 
 
 def _free_port() -> int:

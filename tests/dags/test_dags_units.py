@@ -89,7 +89,8 @@ def test_dags_plan_uses_deployment_facts_and_keeps_task_order() -> None:
     facts = DeploymentFacts(
         images={"myorg/mydatascienceapp": "repo/app:1"}, claims={}, namespace="ns"
     )
-    (plan,) = plan_file(project.files[0], facts)
+    plan, drift = plan_file(project.files[0], facts)  # the pipeline, then its drift DAG
+    assert drift.dag_id == "my_datascience_server_drift"
     assert [t.task_id for t in plan.tasks] == ["start", "train", "validate", "end"]
     train = plan.tasks[1].container
     assert train is not None
@@ -137,7 +138,7 @@ def test_dags_project_files_hold_yaml_and_current_compiled_form() -> None:
 def test_dags_plan_names_the_eks_cluster_of_the_deployment() -> None:
     project = load_project(REPO / "examples" / "iris")
     facts = DeploymentFacts(cluster_name="liminal-dev", region="eu-west-1")
-    (plan,) = plan_file(project.files[0], facts)
+    plan = plan_file(project.files[0], facts)[0]  # the pipeline (drift DAGs follow)
     train = plan.tasks[1].container
     assert train is not None
     assert (train.cluster_name, train.region, train.kubeconfig) == (
@@ -145,7 +146,7 @@ def test_dags_plan_names_the_eks_cluster_of_the_deployment() -> None:
         "eu-west-1",
         None,
     )
-    (local,) = plan_file(project.files[0], DeploymentFacts.local())
+    local = plan_file(project.files[0], DeploymentFacts.local())[0]
     assert local.tasks[1].container is not None
     assert local.tasks[1].container.cluster_name is None
 
