@@ -1,20 +1,22 @@
 import base64
+import itertools
 import json
 
 import pulumi
+import pulumi_kubernetes as k8s
 import pytest
-import yaml
 from pulumi_mocks import depends_on_transitively, resolve, run
 
 from liminal_pulumi.airflow.deployment import FACTS_FILE_NAME, DeploymentFacts
 from liminal_pulumi.components.airflow import Airflow, AirflowArgs
 from liminal_pulumi.components.cluster import Cluster, ClusterArgs
+from liminal_pulumi.components.connections import ClusterConnection
 from liminal_pulumi.components.network import Network, NetworkArgs
+from liminal_pulumi.plans.checks import ComponentArgumentError
 from liminal_pulumi.plans.mwaa_requirements import requirements_txt
 
 FACTS = DeploymentFacts(
     claims={"gettingstartedvol-pvc": "gettingstartedvol-pvc"},
-    kubeconfig="kube_config.yaml",
     cluster_name="afcluster",
     region="eu-west-1",
 ).to_json()
@@ -46,11 +48,7 @@ def platform(pulumi_mocks, tmp_path_factory):
                     environment_name=f"{name}-env",
                     vpc_id=network.vpc_id,
                     private_subnet_ids=network.private_subnet_ids[:2],
-                    cluster_name=cluster.cluster_name,
-                    cluster_arn=cluster.cluster_arn,
-                    cluster_endpoint=cluster.endpoint,
-                    cluster_certificate_authority=cluster.certificate_authority,
-                    cluster_security_group_id=cluster.cluster_security_group_id,
+                    cluster=cluster.connection,
                     region="eu-west-1",
                     namespace="liminal",
                     airflow_version=version,
@@ -153,7 +151,7 @@ def test_dags_folder_holds_the_loader_its_imports_the_project_and_the_facts(pulu
         "dags/liminal/iris/liminal.yml",
         "dags/liminal/iris/blob.bin",
         f"dags/{FACTS_FILE_NAME}",
-        "dags/kube_config.yaml",
+        "dags/.airflowignore",
     }
     loader = uploaded["dags/liminal_dags.py"].inputs["source"]
     assert isinstance(loader, pulumi.FileAsset)
@@ -167,16 +165,26 @@ def test_dags_folder_holds_the_loader_its_imports_the_project_and_the_facts(pulu
     assert DeploymentFacts.model_validate_json(facts).cluster_name == "afcluster"
 
 
-def test_kubeconfig_in_the_dags_folder_reaches_the_cluster_with_get_token(pulumi_mocks, platform):
-    content = objects(pulumi_mocks, "afdev")["dags/kube_config.yaml"].inputs["content"]
-    config = yaml.safe_load(content)
-    cluster = platform["cluster"]
-    assert config["clusters"][0]["cluster"]["server"] == resolve(cluster.endpoint)
-    assert config["clusters"][0]["cluster"]["certificate-authority-data"] == resolve(
-        cluster.certificate_authority
-    )
-    args = config["users"][0]["user"]["exec"]["args"]
-    assert args[:6] == ["eks", "get-token", "--cluster-name", "afcluster", "--region", "eu-west-1"]
+def test_no_kubeconfig_is_uploaded_the_pod_operator_builds_its_own(pulumi_mocks, platform):
+    for prefix in ("afdev", "afprod"):
+        keys = set(objects(pulumi_mocks, prefix))
+        assert not any("kube" in key for key in keys), keys
+
+
+@pytest.mark.parametrize(
+    ("prefix", "content"),
+    [
+        ("afprod", "^liminal_pulumi(/|$)\n^liminal(/|$)\n"),  # Airflow 2.11: regexp by default
+        ("afdev", "/liminal_pulumi/\n/liminal/\n"),  # Airflow 3.0: glob by default
+    ],
+)
+def test_airflowignore_skips_the_bundled_package_in_the_versions_syntax(
+    pulumi_mocks, platform, prefix, content
+):
+    ignore = objects(pulumi_mocks, prefix)["dags/.airflowignore"]
+    assert ignore.inputs["content"] == content
+    versioning = one(pulumi_mocks, "aws:s3/bucketVersioning:BucketVersioning", prefix)
+    assert versioning.urn in ignore.dependencies
 
 
 def test_environment_settings(pulumi_mocks, platform):
@@ -190,9 +198,11 @@ def test_environment_settings(pulumi_mocks, platform):
     assert inputs["sourceBucketArn"] == bucket.state["arn"]
     assert inputs["dagS3Path"] == "dags"
     assert inputs["kmsKey"] == key.state["arn"]
-    assert inputs["airflowConfigurationOptions"]["core.liminal_home"] == (
-        "/usr/local/airflow/dags/liminal"
-    )
+    # Only the loader's option: no kubernetes_executor.* (MWAA runs Celery; the pod operators
+    # pass their own cluster, namespace and credentials).
+    assert inputs["airflowConfigurationOptions"] == {
+        "core.liminal_home": "/usr/local/airflow/dags/liminal"
+    }
     logging = inputs["loggingConfiguration"]
     assert set(logging) == {
         "dagProcessingLogs",
@@ -300,7 +310,6 @@ def test_only_what_needs_the_cluster_waits_for_it(pulumi_mocks, platform):
         "aws:ec2/securityGroup:SecurityGroup",
     ):
         assert not waits_for_cluster(one(pulumi_mocks, prefix_type, "afdev"))
-    assert waits_for_cluster(objects(pulumi_mocks, "afdev")["dags/kube_config.yaml"])
     assert waits_for_cluster(one(pulumi_mocks, "aws:eks/accessEntry:AccessEntry", "afdev"))
 
 
@@ -316,27 +325,56 @@ def test_stateful_resources_are_protected_only_in_protected_stacks(pulumi_mocks,
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"private_subnet_ids": ["a", "b", "c"]}, "exactly 2 private subnets"),
-        ({"webserver_access_mode": "OPEN"}, "webserver access mode 'OPEN'"),
-        ({"min_workers": 3, "max_workers": 2}, "min \\(3\\) <= max \\(2\\)"),
-        ({"airflow_version": "1.10.12"}, "'1.10.12' is not offered"),
-        ({"environment_class": "mw1.huge"}, "environment class 'mw1.huge'"),
-        ({"dag_files": {"../escape.py": b""}}, "relative to the dags folder"),
+        ({"private_subnet_ids": ["a", "b", "c"]}, "private_subnet_ids: .*exactly 2"),
+        ({"webserver_access_mode": "OPEN"}, "webserver_access_mode: 'OPEN' is not allowed"),
+        ({"min_workers": 3, "max_workers": 2}, "min_workers/max_workers: .*min \\(3\\)"),
+        ({"airflow_version": "1.10.12"}, "airflow_version: '1.10.12' is not allowed"),
+        ({"environment_class": "mw1.huge"}, "environment_class: 'mw1.huge' is not allowed"),
+        ({"dag_files": {"../escape.py": b""}}, "dag_files: .*relative to the dags folder"),
+        ({"environment_name": "bad_name!"}, "environment_name: 'bad_name!' must start"),
     ],
 )
 def test_bad_settings_are_refused_with_the_setting_named(pulumi_mocks, change, message):
-    settings = {
-        "environment_name": "afbad",
-        "vpc_id": "vpc-1",
-        "private_subnet_ids": ["a", "b"],
-        "cluster_name": "c",
-        "cluster_arn": "arn:aws:eks:eu-west-1:1:cluster/c",
-        "cluster_endpoint": "https://c",
-        "cluster_certificate_authority": "Q0E=",
-        "cluster_security_group_id": "sg-1",
-        "region": "eu-west-1",
-        **change,
-    }
-    with pytest.raises(ValueError, match=message):
-        run(lambda: Airflow("afbad", AirflowArgs(**settings)))
+    with pytest.raises(ComponentArgumentError, match=message):
+        run(lambda: Airflow("afbad", AirflowArgs(**_bad_settings(change))))
     assert pulumi_mocks.under("afbad-") == []
+
+
+_PROVIDERS = itertools.count()
+
+
+def _bad_settings(change):
+    def program():
+        provider = k8s.Provider(f"k8s-for-bad-airflow-{next(_PROVIDERS)}", kubeconfig="{}")
+        return {
+            "environment_name": "afbad",
+            "vpc_id": "vpc-1",
+            "private_subnet_ids": ["a", "b"],
+            "cluster": ClusterConnection(
+                name="c",
+                arn="arn:aws:eks:eu-west-1:1:cluster/c",
+                endpoint="https://c",
+                certificate_authority="Q0E=",
+                cluster_security_group_id="sg-1",
+                node_security_group_id="sg-2",
+                kubeconfig="{}",
+                provider=provider,
+            ),
+            "region": "eu-west-1",
+            **change,
+        }
+
+    return run(program)
+
+
+def test_every_problem_is_reported_at_once(pulumi_mocks):
+    change = {"webserver_access_mode": "OPEN", "environment_class": "mw1.huge", "min_workers": 0}
+    with pytest.raises(ComponentArgumentError) as caught:
+        run(lambda: Airflow("afmany", AirflowArgs(**_bad_settings(change))))
+    assert [p.split(":")[0] for p in caught.value.problems] == [
+        "webserver_access_mode",
+        "environment_class",
+        "min_workers/max_workers",
+    ]
+    assert "Airflow 'afmany'" in str(caught.value)
+    assert pulumi_mocks.under("afmany-") == []
