@@ -58,10 +58,15 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_every_valid_project_loads_in_a_real_dagbag(
     home: Path, python: Path, tmp_path: Path
 ) -> None:
+    from liminal_pulumi.airflow.dag_plan import plan_file
+    from liminal_pulumi.airflow.deployment import DeploymentFacts
+
+    # every pipeline, and the DAGs the deployment adds (a monitored service's drift DAG)
     expected = {
-        pipeline.pipeline
+        plan.dag_id
         for project in VALID_PROJECTS.values()
-        for _, pipeline in load_project(project).pipelines()
+        for file in load_project(project).files
+        for plan in plan_file(file, DeploymentFacts.local())
     }
     bag = dagbag_probe(python, home, tmp_path)
     assert bag["import_errors"] == {}
