@@ -12,6 +12,7 @@ import atexit
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -48,9 +49,25 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(f"liminal server: cannot listen on {settings.host}:{settings.port}: {taken}")
 
     def app_factory() -> object:
-        return create_app(endpoints, app_dir=app_dir, max_body_bytes=settings.max_body_bytes)
+        return create_app(
+            endpoints,
+            app_dir=app_dir,
+            max_body_bytes=settings.max_body_bytes,
+            timeout_seconds=settings.timeout_seconds,
+            body_timeout_seconds=settings.header_timeout_seconds,
+            on_abandoned=_restart_this_worker,
+        )
 
     GunicornServer(app_factory, gunicorn_options(settings)).run()
+
+
+def _restart_this_worker() -> None:
+    """An endpoint call hung past its timeout: this worker stops gracefully and gunicorn's master
+    starts a fresh one (the hung thread cannot be stopped, and may hold the GIL or a lock)."""
+    logging.getLogger("liminal.server").warning(
+        "worker %d restarts: an endpoint call is stuck past its timeout", os.getpid()
+    )
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _use_fresh_metrics_folder() -> None:
