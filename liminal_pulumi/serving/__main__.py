@@ -56,6 +56,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             timeout_seconds=settings.timeout_seconds,
             body_timeout_seconds=settings.header_timeout_seconds,
             on_abandoned=_restart_this_worker,
+            concurrency=settings.threads,
         )
 
     GunicornServer(app_factory, gunicorn_options(settings)).run()

@@ -81,16 +81,19 @@ def create_app(
     timeout_seconds: float = defaults.SERVICE_TIMEOUT_SECONDS,
     body_timeout_seconds: float = defaults.SERVICE_HEADER_TIMEOUT_SECONDS,
     on_abandoned: Callable[[], None] | None = None,
+    concurrency: int = defaults.SERVICE_THREADS,
 ) -> Flask:
     """The server's WSGI app; endpoint modules are imported from `app_dir` now, once.
 
     `timeout_seconds`: an endpoint call still running after it is answered 504 (the call goes on,
     abandoned, and `on_abandoned()` is called: the server restarts the worker process).
     `body_timeout_seconds`: longest wait for the next bytes of a request body the server has not
-    already read (chunked uploads), else 408.
+    already read (chunked uploads), else 408. `concurrency`: endpoint calls at once (the
+    service's `threads`); the image's own /healthcheck and /ready are not counted, so they answer
+    while the endpoints are busy (give the server one thread more for them).
     """
     loaded = [_load_endpoint(e, app_dir) for e in endpoints]
-    runner = DeadlineRunner(timeout_seconds, on_abandoned)
+    runner = DeadlineRunner(timeout_seconds, on_abandoned, concurrency)
     server_metrics = metrics if metrics is not None else ServerMetrics()
     app = Flask("liminal_server", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
@@ -237,6 +240,7 @@ def _endpoint_view(
     endpoint: LoadedEndpoint, max_body_bytes: int, runner: DeadlineRunner, body_timeout: float
 ) -> Callable[[], Response]:
     function = endpoint.function
+    exclusive = endpoint.path not in (defaults.HEALTHCHECK_PATH, defaults.READINESS_PATH)
     args_of: Callable[[bytes], tuple[Any, ...]] = (
         (lambda body: (body,)) if endpoint.takes_body else (lambda body: ())
     )
@@ -253,7 +257,7 @@ def _endpoint_view(
         if rejection is not None:
             return rejection
         try:
-            result = runner.call(function, *args_of(body))
+            result = runner.call(function, *args_of(body), exclusive=exclusive)
             return _to_response(result)
         except DeadlineExceeded:
             log.error(

@@ -8,12 +8,19 @@ runner that is abandoned still holds the GIL's share and whatever the function h
 finish, gunicorn starts a fresh worker) is told each time.
 
 Runners are daemon threads, kept for reuse: a worker process can exit while one is stuck.
+
+At most `concurrency` calls run at once (the service's `threads`: model code is CPU-bound, and
+more concurrent calls only queue on the GIL); a call waits for its turn within its own deadline.
+Calls marked `exclusive=False` (the liveness and readiness checks) skip that queue, so a probe is
+answered while the endpoints are busy or hung: the server gives gunicorn one thread more than
+`concurrency` for them.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -76,22 +83,39 @@ class DeadlineRunner:
     Thread-safe; one runner per concurrent call, created on demand and reused.
     """
 
-    def __init__(self, timeout: float, on_abandoned: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        timeout: float,
+        on_abandoned: Callable[[], None] | None = None,
+        concurrency: int = 1,
+    ) -> None:
         if timeout <= 0:
             raise ValueError(f"timeout must be positive, got {timeout}")
         self.timeout = timeout
+        self._turns = threading.BoundedSemaphore(concurrency)
         self._on_abandoned = on_abandoned
         self._idle: list[_Runner] = []
         self._lock = threading.Lock()
         self.abandoned = 0
 
-    def call(self, function: Callable[..., Any], *args: Any) -> Any:
+    def call(self, function: Callable[..., Any], *args: Any, exclusive: bool = True) -> Any:
+        started = time.monotonic()
+        if exclusive and not self._turns.acquire(timeout=self.timeout):
+            raise DeadlineExceeded(self.timeout)
+        try:
+            remaining = max(self.timeout - (time.monotonic() - started), 0.001)
+            return self._run(function, args, remaining)
+        finally:
+            if exclusive:
+                self._turns.release()  # even if abandoned: the worker restarts, serving meanwhile
+
+    def _run(self, function: Callable[..., Any], args: tuple[Any, ...], timeout: float) -> Any:
         with self._lock:
             runner = self._idle.pop() if self._idle else None
         if runner is None:
             runner = _Runner(self)
         try:
-            result = runner.run(function, args, self.timeout)
+            result = runner.run(function, args, timeout)
         except DeadlineExceeded:
             with self._lock:
                 self.abandoned += 1

@@ -34,7 +34,9 @@ def gunicorn_options(settings: ServerSettings) -> dict[str, Any]:
     options: dict[str, Any] = {
         "bind": [f"{_bind_host(settings.host)}:{settings.port}"],
         "workers": settings.workers,
-        "threads": settings.threads,
+        # One more than the service's endpoint calls at once (the app keeps to `threads`): the
+        # spare answers /healthcheck and /ready while the endpoints are busy or hung.
+        "threads": settings.threads + 1,
         "worker_class": worker_class(settings),
         "worker_connections": defaults.SERVICE_WORKER_CONNECTIONS,
         # The master kills a worker whose main loop is silent this long. The loop never runs user

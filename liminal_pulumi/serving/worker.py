@@ -22,9 +22,12 @@ Every error gunicorn answers itself (malformed request line, over-long URI or he
 Content-Length/Transfer-Encoding, bad chunk sizes) is JSON, `{"error": ..., "status": ...}`, as the
 app's own errors are; a client that goes away gets no answer and is logged at debug level.
 
-A worker stopping (SIGTERM, or a restart the app asks for after an endpoint hung) first accepts the
-connections already queued on its listening socket, then closes it: with `reuse_port` each worker
-has its own queue, and the kernel resets the connections left in a closed one.
+With `reuse_port` each worker has its own listening socket and queue, and the kernel spreads new
+connections over the sockets blindly. So a worker listens only once its app is loaded (gunicorn
+opens the socket before: a booting worker's share of connections would wait seconds for a model
+to load), and a worker stopping (SIGTERM, or a restart the app asks for after an endpoint hung)
+first accepts the connections already queued on its socket, then closes it: the kernel resets
+the connections left in a closed one.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ import time
 from functools import partial
 from typing import Any
 
+from gunicorn import sock as gunicorn_sock
 from gunicorn import util
 from gunicorn.http import errors as http_errors
 from gunicorn.workers.gthread import TConn, ThreadWorker
@@ -137,11 +141,13 @@ class LiminalThreadWorker(ThreadWorker):  # type: ignore[misc]
     max_head_bytes: int = defaults.SERVICE_MAX_HEAD_BYTES
     max_body_bytes: int = defaults.SERVICE_MAX_BODY_BYTES
     _accepting: bool
+    sockets: list[Any]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._waiting: dict[TConn, _Waiting] = {}
         self._closing: dict[TConn, float] = {}  # answered and shut down: read until EOF or then
+        self._early: list[tuple[socket.socket, Any, Any]] = []  # accepted before the app loaded
 
     # --- reading requests in the main loop ------------------------------------------------------
 
@@ -273,6 +279,38 @@ class LiminalThreadWorker(ThreadWorker):  # type: ignore[misc]
         self.nr_conns -= 1
         conn.close()
 
+    # --- starting ---------------------------------------------------------------------------------
+
+    def load_wsgi(self) -> None:
+        if not (self.cfg.reuse_port and hasattr(socket, "SO_REUSEPORT")):
+            super().load_wsgi()  # one socket shared with the master and the other workers
+            return
+        early: list[tuple[socket.socket, Any, Any]] = []
+        for listener in self.sockets:  # take what was queued in the moment since gunicorn bound
+            listener.setblocking(False)
+            with contextlib.suppress(OSError):
+                while True:
+                    client, address = listener.accept()
+                    early.append((client, address, listener.getsockname()))
+            listener.close()
+        super().load_wsgi()
+        self.sockets = gunicorn_sock.create_sockets(self.cfg, self.log)
+        for listener in self.sockets:
+            util.close_on_exec(listener.fileno())
+        self._early = early
+
+    def run(self) -> None:
+        for client, address, server in self._early:
+            self.nr_conns += 1
+            conn = TConn(self.cfg, client, address, server)
+            self._wait_for_request(conn, b"", time.monotonic() + self.header_timeout, started=False)
+        self._early = []
+        super().run()
+        for conn in list(self._waiting):  # still idle or half-sent when the grace ran out
+            self._drop(conn)
+        for conn in list(self._closing):
+            self._finish_closing(conn)
+
     # --- stopping -------------------------------------------------------------------------------
 
     def set_accept_enabled(self, enabled: bool) -> None:
@@ -291,13 +329,6 @@ class LiminalThreadWorker(ThreadWorker):  # type: ignore[misc]
             self.poller.unregister(listener)
             listener.close()
         self._accepting = False
-
-    def run(self) -> None:
-        super().run()
-        for conn in list(self._waiting):  # still idle or half-sent when the grace ran out
-            self._drop(conn)
-        for conn in list(self._closing):
-            self._finish_closing(conn)
 
     # --- errors ---------------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ def test_options_follow_the_service() -> None:
     service = Service(service="s", image="i", port=9001, workers=3, threads=2, timeout_seconds=12)
     options = gunicorn_options(ServerSettings.from_service(service, host="127.0.0.1"))
     assert options["bind"] == ["127.0.0.1:9001"]
-    assert (options["workers"], options["threads"]) == (3, 2)
+    assert (options["workers"], options["threads"]) == (3, 2 + 1)  # one spare for the probes
     # The app answers 504 at 12 s; the master's heartbeat timeout only catches a wedged process.
     assert options["timeout"] > 12
     worker = options["worker_class"]
@@ -52,7 +52,7 @@ def test_ipv6_hosts_are_bracketed_and_every_option_is_a_gunicorn_setting() -> No
         if key in config.settings:  # as GunicornServer.load_config does
             config.set(key, value)
     assert config.workers == defaults.SERVICE_WORKERS
-    assert config.threads == defaults.SERVICE_THREADS
+    assert config.threads == defaults.SERVICE_THREADS + 1
     assert config.worker_class is options["worker_class"]
 
 
