@@ -248,6 +248,12 @@ def mock_state(type_: str, name: str, inputs: dict[str, Any], cloud: MockCloud) 
         state["versionId"] = hashlib.sha256(content).hexdigest()[:32]
     elif type_ == "aws:s3/bucket:Bucket":
         state.setdefault("bucket", f"{name}-bucket")
+    elif type_ == "aws:amp/scraper:Scraper":
+        # AMP creates a service-linked role per scraper; the program gives it cluster access.
+        state["roleArn"] = (
+            f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/scraper.aps.amazonaws.com/"
+            f"AWSServiceRoleForAmazonPrometheusScraper_{name}"
+        )
     elif type_ == "aws:mwaa/environment:Environment":
         state["webserverUrl"] = f"{name}.airflow.{region}.on.aws"
     elif type_ == "pulumi:pulumi:StackReference":

@@ -347,6 +347,15 @@ class LiminalMocks(pulumi.runtime.Mocks):
         elif typ == "aws:eks/addon:Addon":
             state["arn"] = self._arn("eks", f"addon/{inputs.get('clusterName')}/{rid}")
             state.setdefault("addonVersion", "v2.1.0-eksbuild.1")
+        elif typ == "aws:amp/scraper:Scraper":
+            state["arn"] = self._arn("aps", f"scraper/s-{short}")
+            # AMP creates a service-linked role per scraper, under its service path.
+            state["roleArn"] = self._arn(
+                "iam",
+                "role/aws-service-role/scraper.aps.amazonaws.com/"
+                f"AWSServiceRoleForAmazonPrometheusScraper_{short[:7]}",
+                region=False,
+            )
         elif typ == "aws:eks/accessEntry:AccessEntry":
             state["accessEntryArn"] = self._arn("eks", f"access-entry/{rid}")
         elif service and "arn" not in state:

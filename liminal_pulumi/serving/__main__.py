@@ -9,6 +9,7 @@ Options: `server_settings`.
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import os
 import shutil
@@ -16,6 +17,7 @@ import signal
 import sys
 import tempfile
 from collections.abc import Sequence
+from typing import Any
 
 from liminal_pulumi.serving.settings import parse_arguments
 
@@ -38,6 +40,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     from liminal_pulumi.serving.app import create_app
     from liminal_pulumi.serving.endpoints import load_endpoints
     from liminal_pulumi.serving.gunicorn_config import GunicornServer, gunicorn_options, port_in_use
+    from liminal_pulumi.serving.prediction_log import settings_from_environment
 
     try:
         endpoints = load_endpoints(settings.endpoints_file)
@@ -48,11 +51,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     if taken is not None:
         sys.exit(f"liminal server: cannot listen on {settings.host}:{settings.port}: {taken}")
 
+    monitor_settings = settings_from_environment()
+
     def app_factory() -> object:
+        # In each worker (after the fork): the prediction log's writer thread is the worker's.
+        monitor = None
+        if monitor_settings is not None:
+            monitor = functools.partial(_monitor, monitor_settings)
         return create_app(
             endpoints,
             app_dir=app_dir,
             max_body_bytes=settings.max_body_bytes,
+            monitor=monitor,
             timeout_seconds=settings.timeout_seconds,
             body_timeout_seconds=settings.header_timeout_seconds,
             on_abandoned=_restart_this_worker,
@@ -69,6 +79,12 @@ def _restart_this_worker() -> None:
         "worker %d restarts: an endpoint call is stuck past its timeout", os.getpid()
     )
     os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _monitor(settings: Any, metrics: Any) -> Any:
+    from liminal_pulumi.serving.prediction_log import PredictionMonitor
+
+    return PredictionMonitor(settings, metrics.registry)
 
 
 def _use_fresh_metrics_folder() -> None:

@@ -41,6 +41,7 @@ from liminal_pulumi import defaults
 from liminal_pulumi.dsl.model import Endpoint
 from liminal_pulumi.serving.deadline import DeadlineExceeded, DeadlineRunner
 from liminal_pulumi.serving.metrics import UNMATCHED_ENDPOINT, ServerMetrics
+from liminal_pulumi.serving.prediction_log import PredictionMonitor
 
 log = logging.getLogger("liminal.server")
 
@@ -78,6 +79,7 @@ def create_app(
     app_dir: Path,
     max_body_bytes: int = defaults.SERVICE_MAX_BODY_BYTES,
     metrics: ServerMetrics | None = None,
+    monitor: Callable[[ServerMetrics], PredictionMonitor] | None = None,
     timeout_seconds: float = defaults.SERVICE_TIMEOUT_SECONDS,
     body_timeout_seconds: float = defaults.SERVICE_HEADER_TIMEOUT_SECONDS,
     on_abandoned: Callable[[], None] | None = None,
@@ -85,6 +87,8 @@ def create_app(
 ) -> Flask:
     """The server's WSGI app; endpoint modules are imported from `app_dir` now, once.
 
+    `monitor` (a monitored service) builds the prediction monitor on the app's metrics; it wraps
+    the monitored endpoints' functions (prediction_log.py).
     `timeout_seconds`: an endpoint call still running after it is answered 504 (the call goes on,
     abandoned, and `on_abandoned()` is called: the server restarts the worker process).
     `body_timeout_seconds`: longest wait for the next bytes of a request body the server has not
@@ -95,6 +99,9 @@ def create_app(
     loaded = [_load_endpoint(e, app_dir) for e in endpoints]
     runner = DeadlineRunner(timeout_seconds, on_abandoned, concurrency)
     server_metrics = metrics if metrics is not None else ServerMetrics()
+    if monitor is not None:
+        prediction_monitor = monitor(server_metrics)
+        loaded = [prediction_monitor.instrument(e) for e in loaded]
     app = Flask("liminal_server", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
