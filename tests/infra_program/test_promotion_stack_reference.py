@@ -48,7 +48,9 @@ def _release(revision: str, name: str) -> tuple[dict[str, Any], Any]:
 
     def program() -> tuple[dict[str, Any], Any]:
         parent = pulumi.ComponentResource("test:index:Promotion", name)
-        refs, revision_output = promoted_release(parent, settings, (IMAGE,), revision)
+        refs, revision_output = promoted_release(
+            parent, settings.promote_from, (IMAGE,), revision, name
+        )
         assert refs is not None
         return refs, revision_output
 
@@ -60,7 +62,9 @@ def _promote(revision: str, name: str) -> tuple[Registry, Any]:
 
     def program() -> tuple[Registry, Any]:
         parent = pulumi.ComponentResource("test:index:Promotion", name)
-        refs, revision_output = promoted_release(parent, settings, (IMAGE,), revision)
+        refs, revision_output = promoted_release(
+            parent, settings.promote_from, (IMAGE,), revision, name
+        )
         assert refs is not None
         promoted = Registry(f"{name}-r", RegistryArgs(images=(IMAGE,), promoted_refs=refs))
         return promoted, revision_output
