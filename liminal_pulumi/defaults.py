@@ -48,6 +48,18 @@ SERVICE_THREADS = 1
 SERVICE_TIMEOUT_SECONDS = 30
 SERVICE_GRACEFUL_TIMEOUT_SECONDS = 20
 SERVICE_MAX_BODY_BYTES = 1024 * 1024
+# A client must send a whole request head (and a body of known length) within this many seconds
+# of its first byte, else 408; slow and idle connections never hold a worker thread meanwhile.
+SERVICE_HEADER_TIMEOUT_SECONDS = 10
+# A request head over this many bytes is answered 431 (nginx's default limit is 4 x 8 KiB).
+SERVICE_MAX_HEAD_BYTES = 64 * 1024
+# Seconds a kept-alive connection may stay idle between requests.
+SERVICE_KEEPALIVE_SECONDS = 5
+# Open connections per worker process; beyond it the worker stops accepting until some close.
+SERVICE_WORKER_CONNECTIONS = 1000
+# Seconds a pod waits, once Kubernetes marks it terminating, before its server gets SIGTERM: the
+# time for endpoint controllers, kube-proxy and load balancers to stop sending it new connections.
+SERVICE_PRESTOP_SECONDS = 10
 SERVICE_REPLICAS = 2
 SERVICE_MAX_REPLICAS = 6
 SERVICE_CPU = "250m"
