@@ -89,7 +89,8 @@ fi
 echo "== training a model into a temporary model store"
 PROJECT=$WORK/iris
 mkdir -p "$PROJECT"
-cp examples/iris/liminal.yml examples/iris/serving.py examples/iris/training.py "$PROJECT/"
+cp examples/iris/liminal.yml examples/iris/serving.py examples/iris/training.py \
+  examples/iris/model_store.py "$PROJECT/"
 STORE=$PROJECT/.liminal/volumes/gettingstartedvol
 (cd "$PROJECT" && MOUNT_PATH=$STORE "$PY" -u training.py train && MOUNT_PATH=$STORE "$PY" -u training.py validate)
 

@@ -264,3 +264,10 @@ METRICS_TIMEOUT_SECONDS = 5
 METRICS_ATTEMPTS = 2
 LOCAL_AIRFLOW_DIR = "airflow"  # under LOCAL_STATE_DIR: the local run's AIRFLOW_HOME
 LOCAL_LOG_TAIL_LINES = 40
+# A task's output on the terminal: one batch per interval, of at most this many (newest) lines;
+# every line goes to the task's log file (`.liminal/logs/<pipeline>/<task>.log`).
+LOCAL_OUTPUT_FLUSH_SECONDS = 0.1
+LOCAL_TERMINAL_BATCH_LINES = 40
+LOCAL_TASK_LOGS_DIR = "logs"  # under LOCAL_STATE_DIR
+# One `liminal run` per project at a time: it holds an flock on this file under LOCAL_STATE_DIR.
+LOCAL_RUN_LOCK_FILE = "run.lock"

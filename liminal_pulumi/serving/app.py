@@ -13,7 +13,8 @@ Any other exception -> 500 `{"error": ..., "error_id": ...}`; the traceback goes
 that id, never to the client.
 
 Built in: `/healthcheck` (liveness; unless the image defines it), `/ready` (readiness: 503 until
-every endpoint's module imported) and `/metrics` (Prometheus text). Every error is JSON: unknown
+every endpoint's module imported, and while a `ready()` function of an endpoint module answers
+false, see `READY_HOOK`) and `/metrics` (Prometheus text). Every error is JSON: unknown
 path 404, wrong method 405, body over the service's limit 413, a body labelled JSON that is not
 strict JSON (RFC 8259: no NaN or Infinity) 400, a body nested too deeply to parse 400 whatever its
 type, a body cut short or not received in time 400/408, an endpoint whose module failed to import
@@ -53,6 +54,10 @@ _TEXT_MIMETYPE = "text/plain"
 # Below this many brackets a body cannot nest deeply enough to exhaust Python's recursion limit
 # (1000 frames): the depth check then costs two bytes.count() calls, not a parse.
 _NESTING_CHECK_BRACKETS = 256
+
+# An endpoint module may define `ready()`, taking no argument: `/ready` answers 503 while it
+# returns a false value or `(False, "why")` (a model not loaded yet, say), or raises.
+READY_HOOK = "ready"
 
 
 class EndpointError(Exception):
@@ -121,13 +126,15 @@ def create_app(
             methods=ALLOWED_METHODS,
         )
     load_errors = {e.path: e.load_error for e in loaded if e.load_error}
+    ready_hooks = _ready_hooks(endpoints, loaded)
 
     def liveness() -> Response:
         return _json_response({"status": "ok"}, 200)
 
     def readiness() -> Response:
-        if load_errors:
-            return _json_response({"ready": False, "errors": load_errors}, 503)
+        errors = {**load_errors, **_not_ready(ready_hooks)}
+        if errors:
+            return _json_response({"ready": False, "errors": errors}, 503)
         return _json_response({"ready": True}, 200)
 
     def metrics_view() -> Response:
@@ -223,6 +230,39 @@ def _load_endpoint(endpoint: Endpoint, app_dir: Path) -> LoadedEndpoint:
         log.error("endpoint %s: %s", path, message)
         return LoadedEndpoint(path, target, None, False, message)
     return LoadedEndpoint(path, target, function, takes_body, None)
+
+
+def _ready_hooks(
+    endpoints: Sequence[Endpoint], loaded: Sequence[LoadedEndpoint]
+) -> dict[str, Callable[[], Any]]:
+    """The `ready()` functions of the modules whose endpoints loaded, by module name."""
+    hooks = {}
+    for endpoint, result in zip(endpoints, loaded, strict=True):
+        module = sys.modules.get(endpoint.module) if result.load_error is None else None
+        hook = getattr(module, READY_HOOK, None)
+        if callable(hook):
+            hooks[endpoint.module] = hook
+    return hooks
+
+
+def _not_ready(hooks: Mapping[str, Callable[[], Any]]) -> dict[str, str]:
+    """Why each module that is not ready says so, by `module.ready`."""
+    reasons = {}
+    for module, hook in hooks.items():
+        where = f"{module}.{READY_HOOK}"
+        try:
+            answer = hook()
+        except Exception:
+            error_id = uuid.uuid4().hex[:16]
+            log.error("error_id=%s: %s raised", error_id, where, exc_info=sys.exc_info())
+            reasons[where] = f"raised; see the server log for error_id {error_id}"
+            continue
+        ok, why = answer, ""
+        if isinstance(answer, tuple):  # (ok, why)
+            ok, why = (*answer, "", "")[:2]
+        if not ok:
+            reasons[where] = str(why or "not ready")
+    return reasons
 
 
 def _describe_load_error(endpoint: Endpoint, error: BaseException) -> str:
