@@ -7,6 +7,9 @@
 #                                         baseline's benchmark), then a new input each request
 #   bash benchmarks/serve.sh --baseline   also Apache Liminal 0.0.5's server (its set-up takes
 #                                         about 80 s), measured in the same rounds, and the ratio
+#   COMPARE_WITH=/other/checkout bash benchmarks/serve.sh
+#                                         also that checkout's server (e.g. main before a change),
+#                                         same model, same rounds, as run `before/same_input`
 # The runs alternate for $ROUNDS rounds (default 5) and the report gives each run's medians: a
 # 2-core virtual machine's throughput drifts by tens of percent from one minute to the next.
 # Prints requests/s, p50/p99 latency and non-2xx responses per run. DURATION=8s by default.
@@ -27,10 +30,11 @@ fi
 
 WORK=$(mktemp -d)
 SERVER_PID=""
+BEFORE_PID=""
 PEER_PID=""
 PEER=""
 cleanup() {
-  for pid in $SERVER_PID $PEER_PID; do
+  for pid in $SERVER_PID $BEFORE_PID $PEER_PID; do
     if kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; fi
   done
   rm -rf "$WORK"
@@ -85,7 +89,8 @@ fi
 echo "== training a model into a temporary model store"
 PROJECT=$WORK/iris
 mkdir -p "$PROJECT"
-cp examples/iris/liminal.yml examples/iris/serving.py examples/iris/training.py "$PROJECT/"
+cp examples/iris/liminal.yml examples/iris/serving.py examples/iris/training.py \
+  examples/iris/model_store.py "$PROJECT/"
 STORE=$PROJECT/.liminal/volumes/gettingstartedvol
 (cd "$PROJECT" && MOUNT_PATH=$STORE "$PY" -u training.py train && MOUNT_PATH=$STORE "$PY" -u training.py validate)
 
@@ -96,6 +101,13 @@ SERVER_PID=$!
 wait_up "$URL" "$SERVER_PID" "$WORK/server.log"
 echo "check: $(curl -sS --fail-with-body -H 'Content-Type: application/json' -d '{"petal_width": 1.3}' "$URL/predict")"
 TARGETS+=("liminal-pulumi/same_input|$URL/predict|same_input" "liminal-pulumi/new_input|$URL/predict|new_input")
+if [ -n "${COMPARE_WITH:-}" ]; then
+  BEFORE_PORT=$(free_port)
+  PYTHONPATH=$COMPARE_WITH "$LIMINAL" serve "$PROJECT" --port "$BEFORE_PORT" > "$WORK/before.log" 2>&1 &
+  BEFORE_PID=$!
+  wait_up "http://127.0.0.1:$BEFORE_PORT" "$BEFORE_PID" "$WORK/before.log"
+  TARGETS+=("before/same_input|http://127.0.0.1:$BEFORE_PORT/predict|same_input")
+fi
 
 # The same service without its `monitoring` section (no prediction log, no per-version metrics):
 # the cost of logging every prediction is the difference between the two.

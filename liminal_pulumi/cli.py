@@ -129,17 +129,16 @@ def build(
 ) -> None:
     """Write reproducible image build contexts (Dockerfiles) for the project's images."""
     from liminal_pulumi import defaults
-    from liminal_pulumi.build.images import ImageBuildError, write_build_context
+    from liminal_pulumi.build.images import (
+        ImageBuildError,
+        project_secret_files,
+        write_build_context_report,
+    )
 
     project, failed = _load_what_loads(path)
     out_dir = out if out is not None else project.root / defaults.LOCAL_STATE_DIR / "build"
     # Secret files never enter a context, even when they sit in an image's source folder.
-    secret_files = [
-        secret.local_path_file
-        for file in project.files
-        for secret in file.secrets
-        if secret.local_path_file is not None
-    ]
+    secret_files = project_secret_files(project)
     images = {(f.path, i.image): i for f in project.files for i in f.images}
     unknown = sorted(set(image) - {tag for _, tag in images})
     if unknown:
@@ -149,12 +148,14 @@ def build(
         if image and tag not in image:
             continue
         try:
-            context = write_build_context(declared, out_dir, exclude=secret_files)
+            written = write_build_context_report(declared, out_dir, exclude=secret_files)
         except ImageBuildError as error:  # the other images are still written
             typer.echo(f"error: {file}: {error}", err=True)
             failed = True
             continue
-        typer.echo(f"{tag}: {context}")
+        typer.echo(f"{tag}: {written.path}")
+        if written.left_out:
+            typer.echo(f"  left out of {declared.source}: {', '.join(written.left_out)}")
     if failed:
         raise typer.Exit(2)
 

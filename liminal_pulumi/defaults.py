@@ -63,6 +63,18 @@ SERVICE_THREADS = 1
 SERVICE_TIMEOUT_SECONDS = 30
 SERVICE_GRACEFUL_TIMEOUT_SECONDS = 20
 SERVICE_MAX_BODY_BYTES = 1024 * 1024
+# A client must send a whole request head (and a body of known length) within this many seconds
+# of its first byte, else 408; slow and idle connections never hold a worker thread meanwhile.
+SERVICE_HEADER_TIMEOUT_SECONDS = 10
+# A request head over this many bytes is answered 431 (nginx's default limit is 4 x 8 KiB).
+SERVICE_MAX_HEAD_BYTES = 64 * 1024
+# Seconds a kept-alive connection may stay idle between requests.
+SERVICE_KEEPALIVE_SECONDS = 5
+# Open connections per worker process; beyond it the worker stops accepting until some close.
+SERVICE_WORKER_CONNECTIONS = 1000
+# Seconds a pod waits, once Kubernetes marks it terminating, before its server gets SIGTERM: the
+# time for endpoint controllers, kube-proxy and load balancers to stop sending it new connections.
+SERVICE_PRESTOP_SECONDS = 10
 SERVICE_REPLICAS = 2
 SERVICE_MAX_REPLICAS = 6
 SERVICE_CPU = "250m"
@@ -272,3 +284,10 @@ METRICS_TIMEOUT_SECONDS = 5
 METRICS_ATTEMPTS = 2
 LOCAL_AIRFLOW_DIR = "airflow"  # under LOCAL_STATE_DIR: the local run's AIRFLOW_HOME
 LOCAL_LOG_TAIL_LINES = 40
+# A task's output on the terminal: one batch per interval, of at most this many (newest) lines;
+# every line goes to the task's log file (`.liminal/logs/<pipeline>/<task>.log`).
+LOCAL_OUTPUT_FLUSH_SECONDS = 0.1
+LOCAL_TERMINAL_BATCH_LINES = 40
+LOCAL_TASK_LOGS_DIR = "logs"  # under LOCAL_STATE_DIR
+# One `liminal run` per project at a time: it holds an flock on this file under LOCAL_STATE_DIR.
+LOCAL_RUN_LOCK_FILE = "run.lock"

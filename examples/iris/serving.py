@@ -6,7 +6,9 @@ returns a dict (sent as JSON), a string, or `(body, status)` for another status 
 The model comes from the model store the pipeline writes (`training.py validate`):
 `$MOUNT_PATH/production/<version>/model.pkl` beside `metadata.json`. The newest version is served;
 the store is looked at again at most once a second, so a newly validated model is picked up within
-a second without a directory listing on every request. Only models from this trusted store are
+a second without a directory listing on every request. Only complete versions are read (see
+model_store.py); a version that fails to load is skipped for the next older one. `ready()` tells
+the server's `/ready` whether a model can be served. Only models from this trusted store are
 unpickled.
 """
 
@@ -17,12 +19,13 @@ import logging
 import math
 import os
 import pickle
-import re
 import threading
 import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+import model_store
 
 log = logging.getLogger("iris.serving")
 
@@ -44,13 +47,20 @@ class _Model:
 
 
 class _ProductionStore:
-    """The newest production model, re-checked at most once per `_STORE_CHECK_SECONDS`."""
+    """The newest loadable production model, re-checked at most once per `_STORE_CHECK_SECONDS`.
+
+    Only complete versions count (`model_store.versions`: a writer's hidden staging folder never
+    does). A version that fails to load is skipped for the older ones, and tried again only once
+    its model file changes, so one broken or half-copied version never leaves the server without
+    a model.
+    """
 
     def __init__(self) -> None:
         self._model: _Model | None = None
         self._next_check = 0.0
         self._lock = threading.Lock()
-        self._failed_versions: set[str] = set()
+        # version folder -> (mtime_ns, size) of the model file that failed to load
+        self._failed: dict[Path, tuple[int, int]] = {}
 
     @property
     def folder(self) -> Path:
@@ -70,36 +80,29 @@ class _ProductionStore:
         return self._model
 
     def _refresh(self) -> None:
-        newest = _newest_version(self.folder)
-        if newest is None or newest.name in self._failed_versions:
+        for candidate in model_store.versions(self.folder):
+            if self._model is not None and self._model.version == candidate.name:
+                return  # the newest loadable version is the one being served
+            try:
+                stat = (candidate / model_store.MODEL_FILE).stat()
+            except OSError:  # removed since the listing
+                continue
+            signature = (stat.st_mtime_ns, stat.st_size)
+            if self._failed.get(candidate) == signature:
+                continue
+            try:
+                with (candidate / model_store.MODEL_FILE).open("rb") as stream:
+                    estimator = pickle.load(stream)
+                metadata_file = candidate / model_store.METADATA_FILE
+                metadata = json.loads(metadata_file.read_text()) if metadata_file.exists() else {}
+            except Exception:
+                # A half-copied or broken model must not replace the one being served.
+                log.exception("cannot load model %s; trying older versions", candidate)
+                self._failed[candidate] = signature
+                continue
+            self._model = _Model(candidate.name, estimator, metadata)
+            log.info("serving model version %s from %s", candidate.name, candidate)
             return
-        if self._model is not None and self._model.version == newest.name:
-            return
-        try:
-            with (newest / "model.pkl").open("rb") as stream:
-                estimator = pickle.load(stream)
-            metadata_file = newest / "metadata.json"
-            metadata = json.loads(metadata_file.read_text()) if metadata_file.exists() else {}
-        except Exception:
-            # A half-copied or broken model must not replace the one being served.
-            log.exception("cannot load model %s; still serving the previous one", newest)
-            self._failed_versions.add(newest.name)
-            return
-        self._model = _Model(newest.name, estimator, metadata)
-        log.info("serving model version %s from %s", newest.name, newest)
-
-
-def _newest_version(production: Path) -> Path | None:
-    try:
-        versions = [d for d in production.iterdir() if (d / "model.pkl").is_file()]
-    except OSError:  # no store yet
-        return None
-    return max(versions, key=lambda d: _natural_key(d.name), default=None)
-
-
-def _natural_key(name: str) -> tuple[tuple[int, Any], ...]:
-    """Version names sort as numbers where they are numbers: 10 after 9."""
-    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", name) if p)
 
 
 _STORE = _ProductionStore()
@@ -136,6 +139,13 @@ def predict(input_json: bytes | str) -> tuple[dict[str, Any], int] | dict[str, A
 
 def healthcheck(_request: bytes | str = b"") -> str:
     return "Server is up!"
+
+
+def ready() -> bool | tuple[bool, str]:
+    """Readiness for the server's `/ready`: true once a production model can be served."""
+    if _STORE.current() is None:
+        return False, f"no loadable production model in {_STORE.folder}"
+    return True
 
 
 def version(_request: bytes | str = b"") -> tuple[dict[str, Any], int] | dict[str, Any]:

@@ -9,21 +9,23 @@ validate loads the newest candidate, checks its accuracy on held-out data (exit 
          MIN_ACCURACY, default 0.9) and promotes it: $MOUNT_PATH/production/<version>/.
 
 The server (serving.py) loads the newest version under production/. Versions are UTC timestamps,
-so they sort in creation order. Every write lands in a temporary folder first and is renamed
-into place, so a reader never sees a half-written version.
+so they sort in creation order. Every write goes through `model_store.publish` (files flushed to
+disk in a hidden staging folder, then one rename), so a reader never sees a half-written version,
+even when this process is killed mid-write.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import pickle
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
+import model_store as store
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
@@ -44,22 +46,6 @@ def _dataset() -> tuple:
     return train_test_split(features, labels, test_size=0.3, random_state=SEED, stratify=labels)
 
 
-def _publish(folder: Path, files: dict[str, bytes]) -> None:
-    """Write files into `folder` atomically (a temporary sibling renamed into place)."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = folder.parent / f".{folder.name}.tmp"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    for name, content in files.items():
-        (staging / name).write_bytes(content)
-    staging.rename(folder)
-
-
-def _newest(folder: Path) -> Path | None:
-    versions = [d for d in folder.glob("*") if (d / "model.pkl").is_file()]
-    return max(versions, key=lambda d: d.name, default=None)
-
-
 def train() -> Path:
     x_train, x_test, y_train, y_test = _dataset()
     model = LogisticRegression(random_state=SEED).fit(x_train, y_train)
@@ -73,7 +59,7 @@ def train() -> Path:
         "target": "is_virginica",
     }
     folder = model_store() / "candidate" / version
-    _publish(
+    store.publish(
         folder,
         {"model.pkl": pickle.dumps(model), "metadata.json": json.dumps(metadata).encode()},
     )
@@ -92,7 +78,7 @@ def _write_reference(features: Any) -> None:
 
 
 def validate() -> Path:
-    candidate = _newest(model_store() / "candidate")
+    candidate = store.newest(model_store() / "candidate")
     if candidate is None:
         print(f"no candidate model under {model_store() / 'candidate'}: run train first")
         sys.exit(1)
@@ -108,14 +94,13 @@ def validate() -> Path:
     metadata["accuracy"] = accuracy
     metadata["validated_at"] = dt.datetime.now(dt.UTC).isoformat()
     production = model_store() / "production" / candidate.name
-    if not production.exists():
-        _publish(
-            production,
-            {
-                "model.pkl": (candidate / "model.pkl").read_bytes(),
-                "metadata.json": json.dumps(metadata).encode(),
-            },
-        )
+    files = {
+        "model.pkl": (candidate / "model.pkl").read_bytes(),
+        "metadata.json": json.dumps(metadata).encode(),
+    }
+    # promoted already by an earlier validate: a published version is never rewritten
+    with contextlib.suppress(FileExistsError):
+        store.publish(production, files)
     print(f"promoted {candidate.name} (accuracy {accuracy:.3f}) to {production}")
     return production
 

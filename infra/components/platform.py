@@ -514,10 +514,15 @@ class LiminalPlatform(pulumi.ComponentResource):
         )
 
     def _build_contexts(self, args: PlatformArgs, images: dict[str, Any]) -> dict[str, Path]:
-        from liminal_pulumi.build.images import write_build_context
+        from liminal_pulumi.build.images import project_secret_files, write_build_context
 
         out = args.build_dir or args.project.root / defaults.LOCAL_STATE_DIR / BUILD_DIR
-        return {tag: write_build_context(image, out) for tag, image in sorted(images.items())}
+        # secrets reach pods as Kubernetes Secrets only: never a file of an image
+        secrets = project_secret_files(args.project)
+        return {
+            tag: write_build_context(image, out, exclude=secrets)
+            for tag, image in sorted(images.items())
+        }
 
     def _dag_files(self, project: Project) -> dict[str, Any]:
         from liminal_pulumi.airflow.bundle import loader_files, project_files

@@ -76,6 +76,32 @@ def _probe(path: str, period: int, failures: int) -> dict[str, Any]:
     }
 
 
+def termination_plan(
+    graceful_timeout_seconds: int = defaults.SERVICE_GRACEFUL_TIMEOUT_SECONDS,
+    prestop_seconds: int = defaults.SERVICE_PRESTOP_SECONDS,
+) -> dict[str, Any]:
+    """How a server pod stops so that a rolling update loses no request.
+
+    When a pod is marked terminating, Kubernetes removes it from the Service's endpoints and, at
+    the same time, runs its preStop hook; only after the hook does the container get SIGTERM. The
+    removal takes a moment to reach kube-proxy on every node and the load balancer, and until it
+    does they still send new connections here, so the hook waits `prestop_seconds` (the
+    `sleep` action: nothing to run in the image; beta and on by default since Kubernetes 1.30,
+    KEP-3960). Then the server (`serving.worker`) takes the connections already queued, stops
+    listening, answers what it has read and any request that arrives on an open connection within
+    2 s (with `Connection: close`, so clients reconnect to other pods), and exits;
+    `graceful_timeout_seconds` bounds the requests still running. The grace period covers both
+    steps plus 5 s, after which the kubelet kills the container.
+
+    Returns `{"lifecycle": ..., "terminationGracePeriodSeconds": N}`: the first goes in the
+    container spec, the second in the pod spec.
+    """
+    return {
+        "lifecycle": {"preStop": {"sleep": {"seconds": prestop_seconds}}},
+        "terminationGracePeriodSeconds": prestop_seconds + graceful_timeout_seconds + 5,
+    }
+
+
 def container_spec(
     service: Service,
     image: Any,
@@ -109,6 +135,7 @@ def container_spec(
             "initialDelaySeconds": 10,
         },
         "startupProbe": _probe(defaults.HEALTHCHECK_PATH, period=5, failures=24),
+        "lifecycle": termination_plan()["lifecycle"],
         "volumeMounts": mounts,
         "securityContext": {
             "runAsNonRoot": True,
@@ -168,7 +195,9 @@ def deployment(
                         "fsGroup": defaults.IMAGE_UID,
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
-                    "terminationGracePeriodSeconds": defaults.SERVICE_GRACEFUL_TIMEOUT_SECONDS + 10,
+                    "terminationGracePeriodSeconds": termination_plan()[
+                        "terminationGracePeriodSeconds"
+                    ],
                     "containers": [container_spec(service, image, command)],
                     "volumes": pod_volumes(service, claims),
                     "topologySpreadConstraints": [

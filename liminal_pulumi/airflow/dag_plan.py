@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from liminal_pulumi import defaults
 from liminal_pulumi.airflow.deployment import DeploymentFacts
-from liminal_pulumi.airflow.runtime_variables import rewrite, rewrite_value
+from liminal_pulumi.airflow.runtime_variables import rewrite, rewrite_value, shell_safe_command
 from liminal_pulumi.dsl.airflow_rules import DATE_KEYS, DURATION_KEYS
 from liminal_pulumi.dsl.model import (
     CreateCloudFormationStackTask,
@@ -72,8 +72,8 @@ class ContainerPlan:
     image_tag: str  # as written in liminal.yml
     image_ref: str  # what the cluster pulls (ECR repository URL with tag)
     source: Path | None  # the image's build context, where a local run executes the command
-    command: str  # run through `/bin/bash -c`; liminal placeholders rewritten for run time
-    env: dict[str, str]
+    command: str  # run through `/bin/bash -c`; template expressions moved into `env`
+    env: dict[str, str]  # values may be templates (`{{ liminal_var('x') }}`), rendered at run time
     mounts: tuple[MountPlan, ...]
     secrets: tuple[SecretPlan, ...]
     namespace: str
@@ -185,12 +185,14 @@ def _container(
     kubeconfig = None
     if facts.kubeconfig:
         kubeconfig = str((facts_folder or Path.cwd()) / facts.kubeconfig)
+    # Run-time values reach the command as environment variables, never as shell code.
+    safe_command, values = shell_safe_command(rewrite(command))
     return ContainerPlan(
         image_tag=image_tag,
         image_ref=facts.image_ref(image_tag),
         source=image.source if image else None,
-        command=rewrite(command),
-        env={k: rewrite(v) for k, v in task.env_vars.items()},
+        command=safe_command,
+        env={**{k: rewrite(v) for k, v in task.env_vars.items()}, **values},
         mounts=tuple(mounts),
         secrets=tuple(secrets),
         namespace=executor.namespace or facts.namespace,

@@ -19,6 +19,7 @@ import logging
 import os
 import re
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from jinja2 import pass_context
@@ -140,6 +141,21 @@ def rewrite_value(value: Any) -> Any:
 # --- resolving (at run time, inside Airflow's template rendering) ------------------------------
 
 
+def _find(scope: Mapping[str, Any], key: str) -> Any:
+    """`key` in a variables mapping; `group.key` reaches into a mapping value."""
+    if key in scope:
+        return scope[key]
+    head, _, rest = key.partition(".")
+    value: Any = scope.get(head)
+    while rest and isinstance(value, Mapping):
+        part, _, rest = rest.partition(".")
+        value = value.get(part)
+    return None if rest else value
+
+
+_LITERAL = re.compile("\x00(\\d+)\x00")
+
+
 def resolve(
     name: str,
     *,
@@ -151,23 +167,127 @@ def resolve(
     """The value of a liminal placeholder, or the placeholder itself when nothing defines it.
 
     Order: the DAG run's conf, the task's variables, the file's variables, Airflow Variables,
-    the environment. Values holding placeholders are rendered with the same lookup.
+    the environment. The project's own variables may hold placeholders, rendered with the same
+    lookup; a value from the conf, an Airflow Variable or the environment is used literally,
+    never rendered again (a conf value `{{ AWS_SECRET_ACCESS_KEY }}` stays that text).
     """
-    scopes = [s for s in (conf, task_variables, file_variables) if s]
+    literals: list[str] = []
+
+    def literal(value: Any) -> str | None:
+        if value is None or isinstance(value, Mapping | list | tuple):
+            return None
+        literals.append(("true" if value else "false") if isinstance(value, bool) else str(value))
+        # a token that no placeholder matches: later rounds of `render` leave it alone
+        return f"\x00{len(literals) - 1}\x00"
 
     def find(key: str) -> Any:
-        placeholder = f"{_OPEN}{key}{_CLOSE}"
-        for scope in scopes:
-            # `render` knows dotted names into mapping variables (`{{ group.key }}`)
-            value = render(placeholder, scope)
-            if value != placeholder:
-                return value
-        value = airflow_variable(key)
-        if value is not None:
+        if conf and (value := literal(_find(conf, key))) is not None:
             return value
-        return os.environ.get(key)
+        for scope in (task_variables, file_variables):
+            if scope and (value := _find(scope, key)) is not None:
+                return value
+        if (value := literal(airflow_variable(key))) is not None:
+            return value
+        return literal(os.environ.get(key))
 
-    return render(f"{_OPEN} {name} {_CLOSE}", find)
+    rendered = render(f"{_OPEN} {name} {_CLOSE}", find)
+    return _LITERAL.sub(lambda match: literals[int(match.group(1))], rendered)
+
+
+# --- masking (Airflow's secrets masker) --------------------------------------------------------
+
+
+def _secrets_masker() -> Any:
+    try:  # Airflow 3
+        from airflow.sdk.execution_time import secrets_masker
+    except ImportError:  # Airflow 2
+        from airflow.utils.log import secrets_masker  # type: ignore[attr-defined,no-redef]
+    return secrets_masker
+
+
+def is_secret_name(name: str) -> bool:
+    """A name Airflow treats as sensitive (`password`, `token`, `secret`, `api_key`, ...; plus
+    `[core] sensitive_var_conn_names`): its values are masked in logs and rendered fields."""
+    return bool(_secrets_masker().should_hide_value_for_key(name))
+
+
+def mask(value: Any, name: str | None = None) -> None:
+    """Register `value` with Airflow's secrets masker (`name`: only when it is sensitive)."""
+    _secrets_masker().mask_secret(value, name)
+
+
+def redact(text: str) -> str:
+    """`text` with every value registered with the secrets masker replaced by `***`."""
+    try:
+        return str(_secrets_masker().redact(text))
+    except RuntimeError:  # logging not configured by Airflow: nothing was registered either
+        return text
+
+
+def mask_file_secrets(path: Path) -> None:
+    """Mask a secret file's content: the whole text, each line, and each `key = value` value."""
+    try:
+        text = path.read_text(errors="replace").strip()
+    except OSError:
+        return
+    mask(text)
+    for line in text.splitlines():
+        mask(line.strip())
+        for separator in ("=", ":"):
+            key, found, value = line.partition(separator)
+            if found and key.strip() and value.strip():
+                mask(value.strip())
+
+
+# --- shell commands: run-time values as environment variables ----------------------------------
+
+VALUE_ENV_PREFIX = "LIMINAL_VALUE_"
+_EXPRESSION = re.compile(r"\{\{.*?\}\}", re.DOTALL)
+
+
+def shell_safe_command(command: str) -> tuple[str, dict[str, str]]:
+    """A bash command whose template expressions reach it as environment variables.
+
+    Each `{{ ... }}` expression in `command` (liminal placeholders after `rewrite`, and Airflow's
+    own such as `{{ ds }}` or `{{ dag_run.conf['k'] }}`) is replaced by a reference to a new
+    environment variable `LIMINAL_VALUE_<n>`, quoted for where it stands (`"${V}"` outside
+    quotes, `${V}` inside double quotes, `'"${V}"'` inside single quotes), and the expression
+    becomes that variable's value, which Airflow renders. A value such as `x; curl ...` is then
+    one argument, never shell code. Returns the command and the variables to add to the task's
+    environment. An expression is one word: to pass several arguments, write several.
+    """
+    if _OPEN not in command:
+        return command, {}
+    values: dict[str, str] = {}
+    out: list[str] = []
+    state = "plain"  # or "single", "double"
+    i = 0
+    while i < len(command):
+        match = _EXPRESSION.match(command, i) if command.startswith(_OPEN, i) else None
+        if match is not None:
+            variable = f"{VALUE_ENV_PREFIX}{len(values)}"
+            values[variable] = match.group(0)
+            reference = {
+                "plain": f'"${{{variable}}}"',
+                "double": f"${{{variable}}}",
+                "single": f"'\"${{{variable}}}\"'",
+            }[state]
+            out.append(reference)
+            i = match.end()
+            continue
+        char = command[i]
+        out.append(char)
+        if state == "single":
+            state = "plain" if char == "'" else state
+        elif char == "\\" and i + 1 < len(command):
+            out.append(command[i + 1])
+            i += 1
+        elif state == "plain" and char == "'":
+            state = "single"
+        elif char == '"':
+            state = "double" if state == "plain" else "plain"
+        i += 1
+    return "".join(out), values
 
 
 def _airflow_variable_reader(context: Context) -> Any:
@@ -206,6 +326,8 @@ def make_macro(
             file_variables=file_variables,
             airflow_variable=_airflow_variable_reader(context),
         )
+        if value != f"{_OPEN} {name} {_CLOSE}" and is_secret_name(name):
+            mask(value)  # masked in the task's log and in the rendered fields Airflow stores
         if _OPEN in value:
             # Said in the task's log (and by `liminal run`): the task sees the braces as written.
             log.warning(

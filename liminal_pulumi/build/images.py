@@ -4,7 +4,10 @@ Stable interface (used by `liminal build PATH --out DIR` and the AWS stack's Reg
 - `plan_build_context(image) -> BuildContextPlan`: pure; the generated files as text, what is
   copied where, the build secrets and options.
 - `write_build_context(image, out_dir, exclude=()) -> Path`: writes `out_dir/<image slug>/`, a
-  self-contained Docker build context (Dockerfile at its root), and returns that folder.
+  self-contained Docker build context (Dockerfile at its root), and returns that folder;
+  `write_build_context_report` also returns what of the source it left out (credentials, local
+  state, `.dockerignore` / `.liminalignore` patterns, `exclude`: see `EXCLUDED_PATTERNS`).
+- `project_secret_files(project)`: the files to pass as `exclude` (`secrets[].local_path_file`).
 - `server_command(service=None) -> list[str]`: the command a python_server container runs (the
   image's CMD without a service; with one, that service's port, workers, threads, timeouts and
   body limit). Kubernetes probes use `defaults.HEALTHCHECK_PATH` / `defaults.READINESS_PATH`.
@@ -19,20 +22,27 @@ of the context; secret files and local state never enter the context.
 
 from __future__ import annotations
 
-import fnmatch
 import json
+import os
 import re
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
+import pathspec
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from liminal_pulumi import defaults
-from liminal_pulumi.dsl.model import PythonImage, PythonServerImage, Service, SparkImage
+from liminal_pulumi.dsl.model import (
+    Project,
+    PythonImage,
+    PythonServerImage,
+    Service,
+    SparkImage,
+)
 from liminal_pulumi.modules import module_closure
 from liminal_pulumi.serving.endpoints import dump_endpoints
 from liminal_pulumi.serving.settings import ENDPOINTS_FILE_NAME, PORT_ENV, ServerSettings
@@ -48,33 +58,64 @@ SERVER_MODULE = f"{SERVER_PACKAGE}.__main__"  # what `python -m` runs; its impor
 CONTAINER_ENDPOINTS_FILE = f"{defaults.IMAGE_LIMINAL_DIR}/{ENDPOINTS_FILE_NAME}"
 # What the server imports, with their dependencies pinned from this environment.
 SERVER_DISTRIBUTIONS = ("flask", "gunicorn", "prometheus-client", "pydantic")
-# Never copied from an image's source: local state, caches, credentials.
-EXCLUDED_NAMES = (
-    ".git",
-    ".hg",
-    ".liminal",
-    ".venv",
-    "venv",
-    "__pycache__",
-    ".mypy_cache",
-    ".pytest_cache",
-    ".ruff_cache",
-    "node_modules",
-    ".aws",
-    ".ssh",
-    ".env",
-    ".env.*",
+# Never copied from an image's source (gitignore patterns, first; an image's `.dockerignore` and
+# `.liminalignore` come after them): local state and caches, then credentials of the usual tools
+# (git, npm, pip, AWS, Kubernetes, Docker, SSH, GnuPG, cloud SDKs, Terraform state), dotenv files
+# and private keys. A pattern ending in `/` is a folder.
+EXCLUDED_PATTERNS = (
+    ".git/",
+    ".hg/",
+    ".svn/",
+    ".liminal/",
+    ".venv/",
+    "venv/",
+    "__pycache__/",
+    ".mypy_cache/",
+    ".pytest_cache/",
+    ".ruff_cache/",
+    "node_modules/",
     "*.pyc",
-    "*.pem",
-    "*.key",
-    "id_rsa*",
-    "id_ed25519*",
-    "credentials",
-    ".netrc",
+    ".git-credentials",
+    ".gitconfig",
+    ".npmrc",
+    ".yarnrc",
+    ".yarnrc.yml",
     ".pypirc",
     "pip.conf",
+    ".netrc",
+    "_netrc",
+    ".pgpass",
+    ".my.cnf",
+    ".aws/",
+    ".azure/",
+    ".kube/",
+    "kubeconfig",
+    ".docker/",
+    ".ssh/",
+    ".gnupg/",
+    "gcloud/",
+    ".terraform/",
+    "*.tfstate",
+    "*.tfstate.*",
+    ".env",
+    ".env.*",
+    "*.env",
+    ".envrc",
+    "credentials",
+    "*.pem",
+    "*.key",
+    "*.p12",
+    "*.pfx",
+    "*.jks",
+    "*.keystore",
+    "id_rsa*",
+    "id_dsa*",
+    "id_ecdsa*",
+    "id_ed25519*",
     CONTEXT_MARKER,
 )
+DOCKERIGNORE_FILE = ".dockerignore"
+LIMINALIGNORE_FILE = ".liminalignore"
 
 
 class ImageBuildError(ValueError):
@@ -146,8 +187,31 @@ def plan_build_context(image: AnyImage) -> BuildContextPlan:
     )
 
 
+@dataclass(frozen=True)
+class WrittenContext:
+    path: Path  # the context folder
+    left_out: tuple[str, ...]  # source paths not copied (relative; a folder ends with `/`)
+
+
 def write_build_context(image: AnyImage, out_dir: Path, exclude: Iterable[Path] = ()) -> Path:
-    """Write the image's build context to `out_dir/<slug>/` (replacing an earlier one)."""
+    """Write the image's build context to `out_dir/<slug>/` (replacing an earlier one).
+
+    `exclude`: files or folders never copied (the project's secret files, say); see
+    `write_build_context_report` for what was left out.
+    """
+    return write_build_context_report(image, out_dir, exclude).path
+
+
+def write_build_context_report(
+    image: AnyImage, out_dir: Path, exclude: Iterable[Path] = ()
+) -> WrittenContext:
+    """`write_build_context`, also returning what of the image's source it left out.
+
+    Left out: `EXCLUDED_PATTERNS`, the patterns of the source's `.dockerignore` (Docker's
+    meaning: relative to the source folder) and `.liminalignore` (gitignore's meaning), `exclude`
+    and `out_dir`. Raises ImageBuildError for a missing source folder or an `out_dir` folder that
+    liminal did not write.
+    """
     plan = plan_build_context(image)
     context = out_dir.resolve() / plan.slug
     if context.exists():
@@ -159,24 +223,103 @@ def write_build_context(image: AnyImage, out_dir: Path, exclude: Iterable[Path] 
         shutil.rmtree(context)
     context.mkdir(parents=True)
     excluded = {p.resolve() for p in exclude} | {out_dir.resolve()}
+    left_out: list[str] = []
     for target, source in plan.copies.items():
         if not source.is_dir():
             raise ImageBuildError(f"image {image.image!r}: source folder {source} does not exist")
-        shutil.copytree(source, context / target, symlinks=True, ignore=_ignore_for(excluded))
+        left_out += _copy_source(source, context / target, excluded)
     for relative, text in plan.files.items():
         path = context / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
-    return context
+    return WrittenContext(context, tuple(left_out))
 
 
-def _ignore_for(excluded: set[Path]):  # type: ignore[no-untyped-def]
-    def ignore(folder: str, names: Sequence[str]) -> set[str]:
-        skipped = {n for n in names if any(fnmatch.fnmatch(n, p) for p in EXCLUDED_NAMES)}
-        skipped |= {n for n in names if (Path(folder) / n).resolve() in excluded}
-        return skipped
+def project_secret_files(project: Project) -> list[Path]:
+    """Every `secrets[].local_path_file` of the project: never part of any build context."""
+    return [
+        secret.local_path_file
+        for file in project.files
+        for secret in file.secrets
+        if secret.local_path_file is not None
+    ]
 
-    return ignore
+
+def source_ignore(source: Path) -> tuple[pathspec.PathSpec, list[str]]:
+    """What is never copied from `source`: the defaults, then its `.dockerignore` and
+    `.liminalignore` (later patterns win, so `!name` there takes a default back); and the
+    exception (`!`) patterns, which may take back a file inside an ignored folder, as Docker
+    does."""
+    lines = list(EXCLUDED_PATTERNS)
+    dockerignore = source / DOCKERIGNORE_FILE
+    if dockerignore.is_file():
+        lines += map(_dockerignore_as_gitignore, dockerignore.read_text().splitlines())
+    liminalignore = source / LIMINALIGNORE_FILE
+    if liminalignore.is_file():
+        lines += liminalignore.read_text().splitlines()
+    exceptions = [line.strip()[1:] for line in lines if line.strip().startswith("!")]
+    return pathspec.GitIgnoreSpec.from_lines(lines), exceptions
+
+
+def _may_take_back(exceptions: list[str], folder: str) -> bool:
+    """Whether an exception pattern may match something inside `folder` (then the folder is
+    walked, each file judged on its own, rather than left out whole)."""
+    for pattern in exceptions:
+        anchored = pattern.lstrip("/")
+        if pattern.startswith("**") or "/" not in pattern.rstrip("/"):
+            return True  # matches at any depth
+        if anchored.startswith(folder + "/") or folder.startswith(anchored.rstrip("/") + "/"):
+            return True
+    return False
+
+
+def _dockerignore_as_gitignore(line: str) -> str:
+    """A .dockerignore line as a gitignore pattern: Docker anchors every pattern at the context
+    root (https://docs.docker.com/build/concepts/context/#dockerignore-files), gitignore only
+    those with a `/` before the end."""
+    text = line.strip()
+    if not text or text.startswith("#"):
+        return ""
+    negate = text.startswith("!")
+    pattern = text[1:].strip() if negate else text
+    pattern = pattern.removeprefix("./").lstrip("/")
+    if not pattern.startswith("**"):
+        pattern = "/" + pattern
+    return ("!" if negate else "") + pattern
+
+
+def _copy_source(source: Path, target: Path, excluded: set[Path]) -> list[str]:
+    """Copy `source` to `target` without what `ignore` matches or `excluded` holds; returns the
+    relative paths left out, sorted (folders end with `/` and are not descended into).
+
+    Symbolic links are copied as links, never followed, as `docker build` treats them.
+    """
+    ignore, exceptions = source_ignore(source)
+    left_out = []
+    target.mkdir(parents=True, exist_ok=True)
+    for folder, names, files in os.walk(source):
+        here = Path(folder)
+        relative_folder = here.relative_to(source)
+        for name in sorted(names):
+            path = here / name
+            relative = (relative_folder / name).as_posix()
+            if path.is_symlink():  # os.walk does not descend into it: copied below as a link
+                files.append(name)
+                continue
+            ignored = ignore.match_file(relative + "/") and not _may_take_back(exceptions, relative)
+            if ignored or path.resolve() in excluded:
+                names.remove(name)
+                left_out.append(relative + "/")
+                continue
+            (target / relative).mkdir()
+        for name in sorted(files):
+            path = here / name
+            relative = (relative_folder / name).as_posix()
+            if ignore.match_file(relative) or path.resolve() in excluded:
+                left_out.append(relative)
+                continue
+            shutil.copy2(path, target / relative, follow_symlinks=False)
+    return sorted(left_out)
 
 
 def _check_server_python(image: PythonServerImage) -> None:
@@ -224,9 +367,9 @@ def server_requirements() -> str:
 
 
 def _dockerignore() -> str:
-    return "\n".join(f"**/{pattern}" for pattern in EXCLUDED_NAMES if pattern != "credentials") + (
-        "\n**/credentials\n"
-    )
+    """The context's own .dockerignore: the default patterns again, anywhere in the context
+    (nothing they match was copied; this keeps a file added by hand out of the image too)."""
+    return "\n".join(f"**/{pattern.rstrip('/')}" for pattern in EXCLUDED_PATTERNS) + "\n"
 
 
 def dockerfile(image: AnyImage, *, has_requirements: bool) -> str:

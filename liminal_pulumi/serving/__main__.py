@@ -13,6 +13,7 @@ import functools
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -58,10 +59,26 @@ def main(argv: Sequence[str] | None = None) -> None:
         if monitor_settings is not None:
             monitor = functools.partial(_monitor, monitor_settings)
         return create_app(
-            endpoints, app_dir=app_dir, max_body_bytes=settings.max_body_bytes, monitor=monitor
+            endpoints,
+            app_dir=app_dir,
+            max_body_bytes=settings.max_body_bytes,
+            monitor=monitor,
+            timeout_seconds=settings.timeout_seconds,
+            body_timeout_seconds=settings.header_timeout_seconds,
+            on_abandoned=_restart_this_worker,
+            concurrency=settings.threads,
         )
 
     GunicornServer(app_factory, gunicorn_options(settings)).run()
+
+
+def _restart_this_worker() -> None:
+    """An endpoint call hung past its timeout: this worker stops gracefully and gunicorn's master
+    starts a fresh one (the hung thread cannot be stopped, and may hold the GIL or a lock)."""
+    logging.getLogger("liminal.server").warning(
+        "worker %d restarts: an endpoint call is stuck past its timeout", os.getpid()
+    )
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _monitor(settings: Any, metrics: Any) -> Any:

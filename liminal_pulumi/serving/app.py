@@ -13,9 +13,12 @@ Any other exception -> 500 `{"error": ..., "error_id": ...}`; the traceback goes
 that id, never to the client.
 
 Built in: `/healthcheck` (liveness; unless the image defines it), `/ready` (readiness: 503 until
-every endpoint's module imported) and `/metrics` (Prometheus text). Every error is JSON: unknown
-path 404, wrong method 405, body over the service's limit 413, invalid JSON under a JSON content
-type 400, an endpoint whose module failed to import 503.
+every endpoint's module imported, and while a `ready()` function of an endpoint module answers
+false, see `READY_HOOK`) and `/metrics` (Prometheus text). Every error is JSON: unknown
+path 404, wrong method 405, body over the service's limit 413, a body labelled JSON that is not
+strict JSON (RFC 8259: no NaN or Infinity) 400, a body nested too deeply to parse 400 whatever its
+type, a body cut short or not received in time 400/408, an endpoint whose module failed to import
+503, an endpoint still running after the service's `timeout_seconds` 504.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 
 from liminal_pulumi import defaults
 from liminal_pulumi.dsl.model import Endpoint
+from liminal_pulumi.serving.deadline import DeadlineExceeded, DeadlineRunner
 from liminal_pulumi.serving.metrics import UNMATCHED_ENDPOINT, ServerMetrics
 from liminal_pulumi.serving.prediction_log import PredictionMonitor
 
@@ -47,6 +51,13 @@ ALLOWED_METHODS = ("GET", "POST")
 _COUNTED_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 _JSON_MIMETYPE = "application/json"
 _TEXT_MIMETYPE = "text/plain"
+# Below this many brackets a body cannot nest deeply enough to exhaust Python's recursion limit
+# (1000 frames): the depth check then costs two bytes.count() calls, not a parse.
+_NESTING_CHECK_BRACKETS = 256
+
+# An endpoint module may define `ready()`, taking no argument: `/ready` answers 503 while it
+# returns a false value or `(False, "why")` (a model not loaded yet, say), or raises.
+READY_HOOK = "ready"
 
 
 class EndpointError(Exception):
@@ -74,13 +85,24 @@ def create_app(
     max_body_bytes: int = defaults.SERVICE_MAX_BODY_BYTES,
     metrics: ServerMetrics | None = None,
     monitor: Callable[[ServerMetrics], PredictionMonitor] | None = None,
+    timeout_seconds: float = defaults.SERVICE_TIMEOUT_SECONDS,
+    body_timeout_seconds: float = defaults.SERVICE_HEADER_TIMEOUT_SECONDS,
+    on_abandoned: Callable[[], None] | None = None,
+    concurrency: int = defaults.SERVICE_THREADS,
 ) -> Flask:
     """The server's WSGI app; endpoint modules are imported from `app_dir` now, once.
 
     `monitor` (a monitored service) builds the prediction monitor on the app's metrics; it wraps
     the monitored endpoints' functions (prediction_log.py).
+    `timeout_seconds`: an endpoint call still running after it is answered 504 (the call goes on,
+    abandoned, and `on_abandoned()` is called: the server restarts the worker process).
+    `body_timeout_seconds`: longest wait for the next bytes of a request body the server has not
+    already read (chunked uploads), else 408. `concurrency`: endpoint calls at once (the
+    service's `threads`); the image's own /healthcheck and /ready are not counted, so they answer
+    while the endpoints are busy (give the server one thread more for them).
     """
     loaded = [_load_endpoint(e, app_dir) for e in endpoints]
+    runner = DeadlineRunner(timeout_seconds, on_abandoned, concurrency)
     server_metrics = metrics if metrics is not None else ServerMetrics()
     if monitor is not None:
         prediction_monitor = monitor(server_metrics)
@@ -100,17 +122,19 @@ def create_app(
         app.add_url_rule(
             endpoint.path,
             endpoint=f"user:{endpoint.path}",
-            view_func=_endpoint_view(endpoint, max_body_bytes),
+            view_func=_endpoint_view(endpoint, max_body_bytes, runner, body_timeout_seconds),
             methods=ALLOWED_METHODS,
         )
     load_errors = {e.path: e.load_error for e in loaded if e.load_error}
+    ready_hooks = _ready_hooks(endpoints, loaded)
 
     def liveness() -> Response:
         return _json_response({"status": "ok"}, 200)
 
     def readiness() -> Response:
-        if load_errors:
-            return _json_response({"ready": False, "errors": load_errors}, 503)
+        errors = {**load_errors, **_not_ready(ready_hooks)}
+        if errors:
+            return _json_response({"ready": False, "errors": errors}, 503)
         return _json_response({"ready": True}, 200)
 
     def metrics_view() -> Response:
@@ -208,6 +232,39 @@ def _load_endpoint(endpoint: Endpoint, app_dir: Path) -> LoadedEndpoint:
     return LoadedEndpoint(path, target, function, takes_body, None)
 
 
+def _ready_hooks(
+    endpoints: Sequence[Endpoint], loaded: Sequence[LoadedEndpoint]
+) -> dict[str, Callable[[], Any]]:
+    """The `ready()` functions of the modules whose endpoints loaded, by module name."""
+    hooks = {}
+    for endpoint, result in zip(endpoints, loaded, strict=True):
+        module = sys.modules.get(endpoint.module) if result.load_error is None else None
+        hook = getattr(module, READY_HOOK, None)
+        if callable(hook):
+            hooks[endpoint.module] = hook
+    return hooks
+
+
+def _not_ready(hooks: Mapping[str, Callable[[], Any]]) -> dict[str, str]:
+    """Why each module that is not ready says so, by `module.ready`."""
+    reasons = {}
+    for module, hook in hooks.items():
+        where = f"{module}.{READY_HOOK}"
+        try:
+            answer = hook()
+        except Exception:
+            error_id = uuid.uuid4().hex[:16]
+            log.error("error_id=%s: %s raised", error_id, where, exc_info=sys.exc_info())
+            reasons[where] = f"raised; see the server log for error_id {error_id}"
+            continue
+        ok, why = answer, ""
+        if isinstance(answer, tuple):  # (ok, why)
+            ok, why = (*answer, "", "")[:2]
+        if not ok:
+            reasons[where] = str(why or "not ready")
+    return reasons
+
+
 def _describe_load_error(endpoint: Endpoint, error: BaseException) -> str:
     return f"module {endpoint.module} failed to import: {type(error).__name__}: {error}"
 
@@ -226,19 +283,36 @@ def _takes_one_argument(function: Callable[..., Any]) -> bool | None:
     return None
 
 
-def _endpoint_view(endpoint: LoadedEndpoint, max_body_bytes: int) -> Callable[[], Response]:
+def _endpoint_view(
+    endpoint: LoadedEndpoint, max_body_bytes: int, runner: DeadlineRunner, body_timeout: float
+) -> Callable[[], Response]:
+    function = endpoint.function
+    exclusive = endpoint.path not in (defaults.HEALTHCHECK_PATH, defaults.READINESS_PATH)
+    args_of: Callable[[bytes], tuple[Any, ...]] = (
+        (lambda body: (body,)) if endpoint.takes_body else (lambda body: ())
+    )
+
     def view() -> Response:
-        if endpoint.function is None:
+        if function is None:
             return _error_response(503, f"endpoint unavailable: {endpoint.load_error}")
         # The WSGI environ directly: this is the hot path, and each proxy access has a cost.
         environ = request.environ
-        body = _read_body(environ, max_body_bytes)
+        body = _read_body(environ, max_body_bytes, body_timeout)
+        if isinstance(body, Response):
+            return body
         rejection = _json_rejection(environ, body)
         if rejection is not None:
             return rejection
         try:
-            result = endpoint.function(body) if endpoint.takes_body else endpoint.function()
+            result = runner.call(function, *args_of(body), exclusive=exclusive)
             return _to_response(result)
+        except DeadlineExceeded:
+            log.error(
+                "%s did not return within %g s: answered 504", endpoint.target, runner.timeout
+            )
+            return _error_response(
+                504, f"the endpoint did not answer within {runner.timeout:g} seconds"
+            )
         except EndpointError as error:
             return _error_response(_error_status(error.status), error.message)
         except Exception:
@@ -248,13 +322,16 @@ def _endpoint_view(endpoint: LoadedEndpoint, max_body_bytes: int) -> Callable[[]
     return view
 
 
-def _read_body(environ: dict[str, Any], limit: int) -> bytes:
-    """The whole body, or 413 over the limit, with a Content-Length or chunked.
+def _read_body(environ: dict[str, Any], limit: int, timeout: float) -> bytes | Response:
+    """The whole body, with a Content-Length or chunked; else the error response to send.
 
-    Read here rather than by Werkzeug, which cuts a chunked body at the limit without a word.
+    413 over the limit; 408 when the client stops sending for `timeout` seconds; 400 when the body
+    ends early (the client went away: not a server error) or its chunked framing is broken. Read
+    here rather than by Werkzeug, which cuts a chunked body at the limit without a word.
     """
     stream = environ["wsgi.input"]
     length_header = environ.get("CONTENT_LENGTH")
+    length: int | None = None
     if length_header:
         try:
             length = int(length_header)
@@ -264,26 +341,63 @@ def _read_body(environ: dict[str, Any], limit: int) -> bytes:
             raise BadRequest("Content-Length is negative")
         if length > limit:
             raise RequestEntityTooLarge()
-        return bytes(stream.read(length))
-    if not environ.get("wsgi.input_terminated"):
+    elif not environ.get("wsgi.input_terminated"):
         return b""  # no length and a server that does not end the stream: no safe body
-    body = bytes(stream.read(limit + 1))
+    # gunicorn's socket: bytes still to come wait at most `timeout` (its worker has usually read
+    # the whole body already, and then this costs nothing).
+    connection = environ.get("gunicorn.socket")
+    if connection is not None:
+        connection.settimeout(timeout)
+    try:
+        body = bytes(stream.read(limit + 1 if length is None else length))
+    except TimeoutError:
+        return _error_response(408, f"request body not received within {timeout:g} seconds")
+    except Exception as error:  # the server's framing errors (bad chunk sizes, early end)
+        return _error_response(400, f"request body could not be read: {error or type(error)}")
+    finally:
+        if connection is not None:
+            connection.settimeout(None)
+    if length is not None and len(body) < length:
+        return _error_response(400, f"request body ended after {len(body)} of {length} bytes")
     if len(body) > limit:
         raise RequestEntityTooLarge()
     return body
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON (RFC 8259)")
+
+
+def _too_deep(body: bytes) -> bool:
+    """Whether parsing `body` as JSON would exhaust the recursion limit."""
+    if body.count(b"[") + body.count(b"{") < _NESTING_CHECK_BRACKETS:
+        return False
+    try:
+        json.loads(body)
+    except RecursionError:
+        return True
+    except ValueError:
+        return False
+    return False
 
 
 def _json_rejection(environ: dict[str, Any], body: bytes) -> Response | None:
     """A body that says it is JSON must be JSON: answer 400 before the function sees it."""
     mimetype = environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
     if mimetype != _JSON_MIMETYPE and not mimetype.endswith("+json"):
+        # Functions parse bodies themselves (curl -d labels JSON as a form): one too deep for
+        # any parser would make theirs fail with a RecursionError, a 500.
+        if _too_deep(body):
+            return _error_response(400, "request body is nested too deeply to parse")
         return None
     if not body:
         if environ.get("REQUEST_METHOD") == "GET":
             return None
         return _error_response(400, "request body is empty; expected a JSON document")
     try:
-        json.loads(body)
+        json.loads(body, parse_constant=_reject_constant)
+    except RecursionError:
+        return _error_response(400, "request body is nested too deeply to parse")
     except ValueError as error:  # JSONDecodeError and UnicodeDecodeError
         return _error_response(400, f"request body is not valid JSON: {error}")
     return None
@@ -323,8 +437,8 @@ def _text_mimetype(text: str | bytes) -> str:
     opening = stripped[:1]
     if opening in ("{", "[", b"{", b"["):
         try:
-            json.loads(stripped)
-        except ValueError:
+            json.loads(stripped, parse_constant=_reject_constant)
+        except (ValueError, RecursionError):
             return _TEXT_MIMETYPE
         return _JSON_MIMETYPE
     return _TEXT_MIMETYPE

@@ -1,10 +1,13 @@
 """How gunicorn runs the model server: settings from the service, and gunicorn as a library.
 
-`gthread` workers keep client connections alive (load balancers and clients reuse them);
-`workers` processes share the cores, and `threads` per worker (default 1: model code is CPU-bound
-and threads would queue on the GIL) serve endpoints that wait on I/O. On SIGTERM (Kubernetes
-stopping a pod, Ctrl-C of `liminal serve`) gunicorn stops accepting, lets in-flight requests
-finish for up to `graceful_timeout` seconds, then exits.
+Workers are `LiminalThreadWorker` (`serving.worker`): gunicorn's `gthread` whose main loop reads
+each request before a thread sees it, so slow or idle clients never hold a thread. Connections
+are kept alive (load balancers and clients reuse them); `workers` processes share the cores, and
+`threads` per worker (default 1: model code is CPU-bound and threads would queue on the GIL) serve
+endpoints that wait on I/O. On SIGTERM (Kubernetes stopping a pod, Ctrl-C of `liminal serve`)
+a worker takes the connections already queued, stops listening, answers every request it has read
+or that arrives on an open connection within 2 s (with `Connection: close`), then exits; requests
+still running after `graceful_timeout` seconds are cut.
 """
 
 from __future__ import annotations
@@ -17,11 +20,13 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from liminal_pulumi import defaults
 from liminal_pulumi.serving.settings import ServerSettings
+from liminal_pulumi.serving.worker import LiminalThreadWorker
 
 # Heartbeat files on a tmpfs: a worker on a slow or overlay disk is not killed as unresponsive.
 _SHARED_MEMORY = "/dev/shm"
-KEEPALIVE_SECONDS = 5
+KEEPALIVE_SECONDS = defaults.SERVICE_KEEPALIVE_SECONDS
 
 
 def gunicorn_options(settings: ServerSettings) -> dict[str, Any]:
@@ -29,9 +34,15 @@ def gunicorn_options(settings: ServerSettings) -> dict[str, Any]:
     options: dict[str, Any] = {
         "bind": [f"{_bind_host(settings.host)}:{settings.port}"],
         "workers": settings.workers,
-        "threads": settings.threads,
-        "worker_class": "gthread",
-        "timeout": settings.timeout_seconds,
+        # One more than the service's endpoint calls at once (the app keeps to `threads`): the
+        # spare answers /healthcheck and /ready while the endpoints are busy or hung.
+        "threads": settings.threads + 1,
+        "worker_class": worker_class(settings),
+        "worker_connections": defaults.SERVICE_WORKER_CONNECTIONS,
+        # The master kills a worker whose main loop is silent this long. The loop never runs user
+        # code (requests run in threads, each bounded by timeout_seconds in the app), so this only
+        # catches a wedged process: twice the request timeout leaves the app's 504 to answer first.
+        "timeout": 2 * settings.timeout_seconds + defaults.SERVICE_HEADER_TIMEOUT_SECONDS,
         "graceful_timeout": settings.graceful_timeout_seconds,
         "keepalive": KEEPALIVE_SECONDS,
         # Each worker listens on its own SO_REUSEPORT socket and the kernel spreads connections
@@ -52,6 +63,19 @@ def gunicorn_options(settings: ServerSettings) -> dict[str, Any]:
     if os.path.isdir(_SHARED_MEMORY):
         options["worker_tmp_dir"] = _SHARED_MEMORY
     return options
+
+
+def worker_class(settings: ServerSettings) -> type[LiminalThreadWorker]:
+    """The worker class with this server's limits (gunicorn has no setting for them)."""
+    return type(
+        "LiminalWorker",
+        (LiminalThreadWorker,),
+        {
+            "header_timeout": float(settings.header_timeout_seconds),
+            "max_head_bytes": defaults.SERVICE_MAX_HEAD_BYTES,
+            "max_body_bytes": settings.max_body_bytes,
+        },
+    )
 
 
 def port_in_use(host: str, port: int) -> OSError | None:

@@ -30,6 +30,7 @@ class ServerSettings:
     timeout_seconds: int = defaults.SERVICE_TIMEOUT_SECONDS
     graceful_timeout_seconds: int = defaults.SERVICE_GRACEFUL_TIMEOUT_SECONDS
     max_body_bytes: int = defaults.SERVICE_MAX_BODY_BYTES
+    header_timeout_seconds: int = defaults.SERVICE_HEADER_TIMEOUT_SECONDS
     endpoints_file: Path = Path(ENDPOINTS_FILE_NAME)
     app_dir: Path = Path(".")
 
@@ -75,6 +76,8 @@ class ServerSettings:
             str(self.graceful_timeout_seconds),
             "--max-body-bytes",
             str(self.max_body_bytes),
+            "--header-timeout",
+            str(self.header_timeout_seconds),
         ]
 
 
@@ -88,6 +91,7 @@ def parse_arguments(argv: Sequence[str] | None = None) -> ServerSettings:
         timeout_seconds=args.timeout,
         graceful_timeout_seconds=args.graceful_timeout,
         max_body_bytes=args.max_body_bytes,
+        header_timeout_seconds=args.header_timeout,
         endpoints_file=args.endpoints_file,
         app_dir=args.app_dir,
     )
@@ -117,6 +121,12 @@ def _parser() -> argparse.ArgumentParser:
         "--graceful-timeout", type=_positive, default=defaults.SERVICE_GRACEFUL_TIMEOUT_SECONDS
     )
     parser.add_argument("--max-body-bytes", type=_positive, default=defaults.SERVICE_MAX_BODY_BYTES)
+    parser.add_argument(
+        "--header-timeout",
+        type=_positive,
+        default=defaults.SERVICE_HEADER_TIMEOUT_SECONDS,
+        help="seconds a client has to send a request (head and body) once it starts; else 408",
+    )
     return parser
 
 

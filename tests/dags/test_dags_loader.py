@@ -227,7 +227,10 @@ def test_dags_every_task_type_gets_its_provider_operator(bag: dict) -> None:
     assert {t["trigger_rule"] for t in dag["tasks"]} == {"all_done"}  # always_run: true
     by_id = {t["task_id"]: t["fields"] for t in dag["tasks"]}
     assert by_id["hello"]["namespace"] == "jobs"  # the executor's namespace wins
-    assert by_id["hello"]["arguments"] == ["echo {{ liminal_var('greeting') }} {{ ds }}"]
+    # run-time values reach the pod as environment variables, never as shell code
+    assert by_id["hello"]["arguments"] == ['echo "${LIMINAL_VALUE_0}" "${LIMINAL_VALUE_1}"']
+    assert by_id["hello"]["env_vars"]["LIMINAL_VALUE_0"] == "{{ liminal_var('greeting') }}"
+    assert by_id["hello"]["env_vars"]["LIMINAL_VALUE_1"] == "{{ ds }}"
     assert by_id["hello"]["image"] == "kinds/app"  # no ECR repository known for it
     assert by_id["crunch"]["arguments"][0].startswith("spark-submit --master k8s://")
     assert by_id["emr_crunch"]["job_flow_id"] == "j-ABC123"

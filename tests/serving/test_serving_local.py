@@ -117,7 +117,7 @@ def test_cli_mistakes_exit_2_without_traceback(tmp_path: Path) -> None:
 def test_liminal_serve_answers_predict_from_the_local_store(tmp_path: Path) -> None:
     project = tmp_path / "iris"
     project.mkdir()
-    for name in ("liminal.yml", "serving.py"):
+    for name in ("liminal.yml", "serving.py", "model_store.py"):
         shutil.copy(IRIS / name, project / name)
     store = project / ".liminal" / "volumes" / "gettingstartedvol"
     version = dt.datetime(2025, 1, 1, tzinfo=dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
