@@ -22,6 +22,7 @@ from liminal_pulumi.components.network import Network, NetworkArgs
 from liminal_pulumi.components.registry import Registry, RegistryArgs
 from liminal_pulumi.components.services import Services, ServicesArgs
 from liminal_pulumi.dsl.model import Project
+from liminal_pulumi.dsl.revision import project_revision
 from liminal_pulumi.plans import promotion
 
 if TYPE_CHECKING:  # TODO(issue 9): PlatformArgs of its own, not the program's settings
@@ -110,7 +111,7 @@ class LiminalPlatform(pulumi.ComponentResource):
         images = project.images()
         image_tags = tuple(sorted(images))
         namespace = defaults.DEFAULT_NAMESPACE
-        revision = promotion.project_revision(project.root)
+        revision = project_revision(project.root)
 
         network = Network(
             "network",

@@ -17,6 +17,7 @@ import pulumi_aws as aws
 import pulumi_docker_build as docker_build
 
 from liminal_pulumi import defaults
+from liminal_pulumi.build.tags import image_tag_for
 from liminal_pulumi.plans import registry_plan
 
 
@@ -127,9 +128,7 @@ class Registry(pulumi.ComponentResource):
         context = args.build_contexts.get(image)
         if context is None:
             raise ValueError(f"image {image!r} has no build context")
-        tagged = pulumi.Output.concat(
-            repository.repository_url, ":", registry_plan.image_tag_for(context)
-        )
+        tagged = pulumi.Output.concat(repository.repository_url, ":", image_tag_for(context))
         built = docker_build.Image(
             f"{name}-{slug}-image",
             context={"location": str(context)},

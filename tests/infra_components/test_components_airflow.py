@@ -4,13 +4,13 @@ import json
 import pulumi
 import pytest
 import yaml
-from pulumi_mocks import depends_on_transitively, resolve, run
 
 from liminal_pulumi.airflow.deployment import FACTS_FILE_NAME, DeploymentFacts
 from liminal_pulumi.components.airflow import Airflow, AirflowArgs
 from liminal_pulumi.components.cluster import Cluster, ClusterArgs
 from liminal_pulumi.components.network import Network, NetworkArgs
 from liminal_pulumi.plans.mwaa_requirements import requirements_txt
+from liminal_pulumi.testing import depends_on_transitively, resolve, run
 
 FACTS = DeploymentFacts(
     claims={"gettingstartedvol-pvc": "gettingstartedvol-pvc"},
@@ -325,8 +325,10 @@ def test_stateful_resources_are_protected_only_in_protected_stacks(pulumi_mocks,
     ],
 )
 def test_bad_settings_are_refused_with_the_setting_named(pulumi_mocks, change, message):
+    # The component registers before its checks: one name per case (URNs are unique per stack).
+    name = "afbad" + "".join(c for c in message if c.isalnum())[:16]
     settings = {
-        "environment_name": "afbad",
+        "environment_name": name,
         "vpc_id": "vpc-1",
         "private_subnet_ids": ["a", "b"],
         "cluster_name": "c",
@@ -338,5 +340,5 @@ def test_bad_settings_are_refused_with_the_setting_named(pulumi_mocks, change, m
         **change,
     }
     with pytest.raises(ValueError, match=message):
-        run(lambda: Airflow("afbad", AirflowArgs(**settings)))
-    assert pulumi_mocks.under("afbad-") == []
+        run(lambda: Airflow(name, AirflowArgs(**settings)))
+    assert pulumi_mocks.under(f"{name}-") == []
