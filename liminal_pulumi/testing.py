@@ -30,24 +30,23 @@ a different loop".
 
 Testing your own program with it (pytest)::
 
-    # conftest.py
+    # tests/conftest.py
     import pytest
     from liminal_pulumi.testing import MockCloud, install
 
-    @pytest.fixture(scope="session")
+    @pytest.fixture(scope="session")  # set_mocks is process-global: once per session
     def cloud() -> MockCloud:
-        # set_mocks is process-global: install once per test session
-        return install(MockCloud(region="eu-west-1"), project="myinfra", stack="test")
+        return install(MockCloud(region="eu-west-1"), project="data-platform", stack="test")
 
-    # test_network.py
-    from liminal_pulumi.components.network import Network, NetworkArgs
+    # tests/test_storage.py
+    import pulumi_aws as aws
     from liminal_pulumi.testing import resolve, run
 
-    def test_vpc_has_dns(cloud):
-        network = run(lambda: Network("net", NetworkArgs(...)))
-        (vpc,) = cloud.of_type("aws:ec2/vpc:Vpc", "net")
-        assert vpc.inputs["enableDnsHostnames"] is True
-        assert resolve(network.vpc_id).startswith("vpc-0")
+    def test_models_bucket_is_named_and_tagged(cloud):
+        bucket = run(lambda: aws.s3.Bucket("models", bucket="acme-models", tags={"team": "ml"}))
+        (registration,) = cloud.of_type("aws:s3/bucket:Bucket", "models")
+        assert registration.inputs["tags"] == {"team": "ml"}
+        assert resolve(bucket.arn) == "arn:aws:s3:::acme-models"
 
 `run` evaluates a program (a callable) like `pulumi up` would and returns what it returned once
 every resource it declared is registered; `resolve` then reads an Output's value. Names must be

@@ -4,7 +4,10 @@ URN check, recorded registrations (options, secrets, whole numbers), stack refer
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
@@ -197,3 +200,24 @@ def test_data_sources_answer_for_the_mock_account_and_region(pulumi_mocks: MockC
     assert resolve(zones.names)[:2] == ["us-east-1a", "us-east-1b"]
     assert resolve(zones.zone_ids)[0] == "use1-az1"
     assert resolve(vpc.arn) == f"arn:aws:ec2:us-east-1:{ACCOUNT_ID}:vpc/vpc-0123456789abcdef0"
+
+
+def test_the_readme_example_runs_as_a_users_test_suite(tmp_path: Path) -> None:
+    """The README's conftest.py and test file, run by pytest in a folder of their own."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("**`liminal_pulumi.testing`**") :]
+    example = section[section.index("```python\n") + len("```python\n") :]
+    example = example[: example.index("```")]
+    conftest, test = example.split("# tests/test_storage.py\n")
+    (tmp_path / "conftest.py").write_text(conftest)
+    (tmp_path / "test_storage.py").write_text(test)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", tmp_path],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout
