@@ -55,10 +55,10 @@ unique across a session, as URNs are in a stack: give each test its own prefix.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import hashlib
 import json
-import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -801,17 +801,14 @@ def run(program: Callable[[], T]) -> T:
 
     try:
         _sync_await(run_pulumi_func(body))
-    except BaseException:
-        # The failed registrations' futures hold the error unread; collect them now, quietly
-        # (the error is re-raised here), or their finalizers log "exception was never
-        # retrieved" wherever the next collection happens, e.g. inside ast.parse, which CPython
-        # 3.11.7 then fails with a SystemError.
-        asyncio_logger = logging.getLogger("asyncio")
-        disabled, asyncio_logger.disabled = asyncio_logger.disabled, True
-        try:
-            gc.collect()
-        finally:
-            asyncio_logger.disabled = disabled
+    except BaseException as error:
+        # Every future of the failed registrations holds this error; it is raised here, so
+        # none of them should log it again ("exception was never retrieved") when collected,
+        # which happens at a random later point: inside ast.parse, CPython 3.11.7 then fails
+        # with a SystemError.
+        for holder in gc.get_referrers(error):
+            if isinstance(holder, asyncio.Future) and holder.done():
+                holder.exception()  # marks it retrieved
         raise
     return result["value"]
 
