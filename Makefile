@@ -18,7 +18,8 @@ $(UV):
 	$(PYTHON) -m venv .uv
 	.uv/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-# The demo's subset of the lock (Airflow, the server, scikit-learn): same versions, less to fetch.
+# The demo's subset of the lock (Airflow, the server, scikit-learn, Evidently for the drift
+# check): same versions, less to fetch.
 $(VENV)/.demo: $(UV) requirements/demo.lock pyproject.toml
 	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(VENV)
 	$(UV) pip install --python $(VENV)/bin/python -r requirements/demo.lock
@@ -61,7 +62,7 @@ test: lint typecheck unit
 locks: $(UV)
 	$(UV) pip compile pyproject.toml --all-extras --python-version 3.11 \
 		--override requirements/overrides.txt -o requirements/lock.txt
-	$(UV) pip compile pyproject.toml --extra airflow --extra serve --extra example \
+	$(UV) pip compile pyproject.toml --extra airflow --extra serve --extra example --extra monitoring \
 		--python-version 3.11 --override requirements/overrides.txt -c requirements/lock.txt \
 		-o requirements/demo.lock
 	$(UV) pip compile requirements/airflow2.in --python-version 3.11 -o requirements/airflow2.lock

@@ -97,6 +97,26 @@ wait_up "$URL" "$SERVER_PID" "$WORK/server.log"
 echo "check: $(curl -sS --fail-with-body -H 'Content-Type: application/json' -d '{"petal_width": 1.3}' "$URL/predict")"
 TARGETS+=("liminal-pulumi/same_input|$URL/predict|same_input" "liminal-pulumi/new_input|$URL/predict|new_input")
 
+# The same service without its `monitoring` section (no prediction log, no per-version metrics):
+# the cost of logging every prediction is the difference between the two.
+PROJECT_OFF=$WORK/iris-unmonitored
+mkdir -p "$PROJECT_OFF"
+cp -r "$PROJECT/." "$PROJECT_OFF/"
+"$PY" - "$PROJECT_OFF/liminal.yml" <<'PY'
+import sys, yaml
+path = sys.argv[1]
+document = yaml.safe_load(open(path))
+for service in document.get("services", []):
+    service.pop("monitoring", None)
+open(path, "w").write(yaml.safe_dump(document, sort_keys=False))
+PY
+OFF_PORT=$(free_port)
+OFF_URL=http://127.0.0.1:$OFF_PORT
+"$LIMINAL" serve "$PROJECT_OFF" --port "$OFF_PORT" > "$WORK/server_off.log" 2>&1 &
+SERVER_PID="$SERVER_PID $!"
+wait_up "$OFF_URL" "${SERVER_PID##* }" "$WORK/server_off.log"
+TARGETS+=("no-prediction-log/same_input|$OFF_URL/predict|same_input" "no-prediction-log/new_input|$OFF_URL/predict|new_input")
+
 echo "== wrk -t2 -c16 -d$DURATION, $ROUNDS rounds of: ${TARGETS[*]%%|*}"
 for target in "${TARGETS[@]}"; do  # warm-up
   IFS='|' read -r name url workload <<< "$target"
@@ -110,7 +130,9 @@ for round in $(seq 1 "$ROUNDS"); do
     RUNS+=("$name=$out")
   done
 done
-kill -0 "$SERVER_PID" && echo "server still running after the load: yes"
+for pid in $SERVER_PID; do kill -0 "$pid"; done && echo "servers still running after the load: yes"
+LOGGED=$(cat "$STORE"/monitoring/*/predictions/*.jsonl* 2>/dev/null | wc -l)
+echo "prediction log lines written by the monitored server: $LOGGED"
 
 echo
 if [ "$BASELINE" = 1 ]; then

@@ -34,6 +34,8 @@ def deploy(settings: StackSettings, project: Project) -> LiminalPlatform:
     pulumi.export("kubeconfig", pulumi.Output.secret(platform.kubeconfig))
     pulumi.export("repositoryUrls", platform.repository_urls)
     pulumi.export("serviceEndpoints", platform.service_endpoints)
+    # Service -> CloudWatch dashboard URL, for services with a `monitoring` section.
+    pulumi.export("dashboardUrls", platform.dashboard_urls)
     pulumi.export("modelStoreId", platform.model_store_id)
     # What the next environment promotes (liminal:promoteFrom): digests and liminal.yml revision.
     pulumi.export("imageRefs", platform.image_refs)

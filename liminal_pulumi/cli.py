@@ -146,6 +146,25 @@ def build(
         raise typer.Exit(2)
 
 
+@app.command()
+def monitor(
+    path: Path = PathArg,
+    service: str | None = typer.Option(None, help="One monitored service (default: all)."),
+    hours: float | None = typer.Option(None, help="Only requests of the last N hours."),
+) -> None:
+    """Summarise monitored services: requests, errors, latency, drift, the HTML report's path."""
+    from liminal_pulumi.monitoring.summary import MonitorError, monitored, render, summarise
+
+    project, _ = _load_what_loads(path)
+    try:
+        chosen = monitored(project, service)
+    except MonitorError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    texts = [render(summarise(project, s, m, hours=hours)) for s, m in chosen]
+    typer.echo("\n\n".join(texts))
+
+
 def _load_what_loads(path: Path) -> tuple[Project, bool]:
     """The files under `path` that load, the others' errors printed (exit 2 if none loads);
     True as the second value when some file had errors."""

@@ -6,6 +6,9 @@ DSL, the DAG builder, the server, the images and the AWS components agree.
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Literal
+
 # --- DSL -------------------------------------------------------------------------------------
 DSL_FILE_NAMES = ("liminal.yml", "liminal.yaml")
 BASE_START_TASK = "start"
@@ -52,6 +55,43 @@ SERVICE_MEMORY = "512Mi"
 HEALTHCHECK_PATH = "/healthcheck"
 READINESS_PATH = "/ready"
 METRICS_PATH = "/metrics"
+
+# --- Monitoring (a service's `monitoring` section) --------------------------------------------
+# Where logs and drift reports go when `monitoring.path` is not set: under the service's first
+# mount (the model store), per service.
+MONITORING_DIR = "monitoring"
+PREDICTIONS_DIR = "predictions"
+DRIFT_DIR = "drift"
+MODEL_VERSION_KEY = "version"
+UNKNOWN_MODEL_VERSION = "unknown"
+PREDICTION_LOG_SAMPLE_RATE = 1.0
+PREDICTION_LOG_FIELDS: tuple[Literal["features", "response"], ...] = ("features", "response")
+PREDICTION_LOG_MAX_BYTES = 10 * 1024 * 1024
+PREDICTION_LOG_BACKUPS = 3
+DRIFT_SCHEDULE = "@daily"
+DRIFT_SHARE = 0.5
+DRIFT_WINDOW_HOURS = 24.0
+DRIFT_MAX_ROWS = 10_000
+DRIFT_MIN_ROWS = 30
+DRIFT_PIPELINE_SUFFIX = "_drift"  # the drift DAG of service S is `S_drift`
+DRIFT_DAG_TAG = "drift"
+DRIFT_START_DATE = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)  # DAGs run without catch-up
+DRIFT_TIMEOUT_MINUTES = 30
+# The drift task's image on Kubernetes when `drift.image` is not set: this package with the
+# `monitoring` extra; the deployment facts map the tag to its repository.
+DRIFT_IMAGE = "liminal-drift"
+# The server's side: a bounded queue per worker (a full one drops lines, counted), written in
+# batches; distinct model-version labels per worker are capped (the rest count as `other`).
+PREDICTION_LOG_QUEUE_SIZE = 10_000
+PREDICTION_LOG_BATCH = 512
+PREDICTION_LOG_RETENTION_DAYS = 7.0  # files of processes gone this long are removed
+MONITORING_MAX_MODEL_VERSIONS = 20
+OTHER_MODEL_VERSION = "other"
+ALERT_ERROR_RATE = 0.05
+ALERT_P99_LATENCY_MS = 500.0
+ALERT_DRIFT_SHARE = 0.5
+ALERT_PERIOD_SECONDS = 300
+ALERT_EVALUATION_PERIODS = 1
 
 # --- Images (liminal build, the registry component) ------------------------------------------
 # Pinned by tag (Python minor version + Debian release); a digest pin is the next step.
@@ -139,6 +179,14 @@ AIRFLOW_CONSTRAINTS_URL = (
     "https://raw.githubusercontent.com/apache/airflow/"
     "constraints-{airflow_version}/constraints-{python_version}.txt"
 )
+
+# --- Monitoring on AWS (infra/plans/monitoring_plan.py, the Monitoring component) -------------
+# The Kubernetes service account (namespace DEFAULT_NAMESPACE) the drift task's pod runs as.
+DRIFT_SERVICE_ACCOUNT = "liminal-drift"
+# How often the managed Prometheus scraper reads each server pod's /metrics.
+SCRAPE_INTERVAL_SECONDS = 30
+# The Kubernetes user name the scraper's role is given in the cluster (an EKS access entry).
+SCRAPER_KUBERNETES_USER = "liminal-aps-collector"
 
 # --- DAGs (loader, builder, local run) --------------------------------------------------------
 DAG_TAG = "liminal"

@@ -617,6 +617,41 @@ class MockCloud(pulumi.runtime.Mocks):
                 "eks", f"access-entry/{cluster}/role/{self.account_id}/{uuid.UUID(hex=short[:32])}"
             )
             return f"{cluster}:{principal}", state
+        if type_ == "aws:amp/workspace:Workspace":
+            workspace = f"ws-{uuid.UUID(hex=short[:32])}"
+            state.update(
+                arn=self.arn("aps", f"workspace/{workspace}"),
+                prometheusEndpoint=(
+                    f"https://aps-workspaces.{region}.amazonaws.com/workspaces/{workspace}/"
+                ),
+            )
+            return workspace, state
+        if type_ == "aws:amp/scraper:Scraper":
+            scraper = f"s-{uuid.UUID(hex=short[:32])}"
+            # AMP creates a service-linked role per scraper, under its service path.
+            state.update(
+                arn=self.arn("aps", f"scraper/{scraper}"),
+                roleArn=self.arn(
+                    "iam",
+                    "role/aws-service-role/scraper.aps.amazonaws.com/"
+                    f"AWSServiceRoleForAmazonPrometheusScraper_{short[32:39]}-{short[39:46]}",
+                    region=False,
+                ),
+            )
+            return scraper, state
+        if type_ == "aws:sns/topic:Topic":
+            topic = inputs.get("name") or autoname
+            arn = self.arn("sns", topic)
+            state.update(name=topic, arn=arn)
+            return arn, state  # a topic's id is its ARN
+        if type_ == "aws:cloudwatch/metricAlarm:MetricAlarm":
+            alarm = inputs.get("name") or autoname
+            state.update(name=alarm, arn=self.arn("cloudwatch", f"alarm:{alarm}"))
+            return alarm, state
+        if type_ == "aws:cloudwatch/dashboard:Dashboard":
+            dashboard = inputs.get("dashboardName") or autoname
+            state["dashboardArn"] = self.arn("cloudwatch", f"dashboard/{dashboard}", region=False)
+            return dashboard, state
         rid = f"{name}-{short[:12]}"
         if "arn" not in state:
             kind = type_.rsplit(":", 1)[1].lower()

@@ -3,6 +3,8 @@
 train    fits a logistic regression on scikit-learn's bundled iris data (petal width -> is it
          virginica?) and writes it to the model store as a candidate:
          $MOUNT_PATH/candidate/<version>/{model.pkl, metadata.json}
+         It also writes the training features as the drift check's reference data:
+         $MOUNT_PATH/reference.csv (liminal.yml: monitoring.drift.reference).
 validate loads the newest candidate, checks its accuracy on held-out data (exit 1 below
          MIN_ACCURACY, default 0.9) and promotes it: $MOUNT_PATH/production/<version>/.
 
@@ -20,6 +22,7 @@ import pickle
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
@@ -74,8 +77,18 @@ def train() -> Path:
         folder,
         {"model.pkl": pickle.dumps(model), "metadata.json": json.dumps(metadata).encode()},
     )
+    _write_reference(x_train)
     print(f"trained candidate {version} (test accuracy {metadata['accuracy']:.3f}) in {folder}")
     return folder
+
+
+def _write_reference(features: Any) -> None:
+    """The data the model was trained on, as the served requests should look (drift check)."""
+    target = model_store() / "reference.csv"
+    staging = target.with_name(".reference.csv.tmp")
+    lines = ["petal_width"] + [repr(float(row[0])) for row in features]
+    staging.write_text("\n".join(lines) + "\n")
+    staging.replace(target)
 
 
 def validate() -> Path:

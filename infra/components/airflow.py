@@ -54,6 +54,8 @@ class AirflowArgs:
     webserver_access_mode: str = defaults.MWAA_WEBSERVER_ACCESS_MODE
     liminal_home: str = defaults.MWAA_LIMINAL_HOME
     requirements: Sequence[str] = defaults.MWAA_EXTRA_REQUIREMENTS
+    # CloudWatch namespaces the pipelines publish job metrics to (beside AmazonMWAA).
+    metrics_namespaces: Sequence[str] = ()
     protect: bool = False
     tags: dict[str, str] = field(default_factory=dict)
 
@@ -361,6 +363,7 @@ class Airflow(pulumi.ComponentResource):
                         environment_name=args.environment_name,
                         bucket_arn=v[2],
                         kms_key_arn=v[3],
+                        metrics_namespaces=args.metrics_namespaces,
                     )
                 )
             ),

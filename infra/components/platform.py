@@ -18,12 +18,13 @@ from liminal_pulumi.airflow.deployment import DeploymentFacts
 from liminal_pulumi.components.airflow import Airflow, AirflowArgs
 from liminal_pulumi.components.cluster import Cluster, ClusterArgs
 from liminal_pulumi.components.model_store import ModelStore, ModelStoreArgs
+from liminal_pulumi.components.monitoring import Monitoring, MonitoringArgs
 from liminal_pulumi.components.network import Network, NetworkArgs
 from liminal_pulumi.components.registry import Registry, RegistryArgs
 from liminal_pulumi.components.services import Services, ServicesArgs
 from liminal_pulumi.dsl.model import Project
 from liminal_pulumi.dsl.revision import project_revision
-from liminal_pulumi.plans import promotion
+from liminal_pulumi.plans import monitoring_plan, promotion
 
 if TYPE_CHECKING:  # TODO(issue 9): PlatformArgs of its own, not the program's settings
     from stack_settings import StackSettings  # type: ignore[import-not-found]
@@ -96,6 +97,7 @@ class LiminalPlatform(pulumi.ComponentResource):
     repository_urls: dict[str, pulumi.Output[str]]
     image_refs: dict[str, pulumi.Output[str]]
     service_endpoints: dict[str, pulumi.Output[str]]
+    dashboard_urls: dict[str, pulumi.Output[str]]
     model_store_id: pulumi.Output[str]
     project_revision: pulumi.Output[str]
 
@@ -201,6 +203,7 @@ class LiminalPlatform(pulumi.ComponentResource):
                 environment_class=settings.mwaa_environment_class,
                 min_workers=settings.mwaa_min_workers,
                 max_workers=settings.mwaa_max_workers,
+                metrics_namespaces=monitoring_plan.pipeline_metrics_namespaces(project),
                 protect=settings.protect,
                 tags=tags,
             ),
@@ -224,6 +227,28 @@ class LiminalPlatform(pulumi.ComponentResource):
                 depends_on=[model_store, *cluster.workloads_ready],
             ),
         )
+        monitored = monitoring_plan.monitored_services(project)
+        monitoring = (
+            Monitoring(
+                "monitoring",
+                MonitoringArgs(
+                    services=monitored,
+                    environment_name=physical,
+                    cluster_name=cluster.cluster_name,
+                    cluster_arn=cluster.cluster_arn,
+                    oidc_provider_arn=cluster.oidc_provider_arn,
+                    oidc_provider_url=cluster.oidc_provider_url,
+                    subnet_ids=network.private_subnet_ids,
+                    security_group_ids=[cluster.node_security_group_id],
+                    namespace=namespace,
+                    region=settings.region,
+                    tags=tags,
+                ),
+                opts=on_cluster,
+            )
+            if monitored
+            else None
+        )
 
         self.airflow_webserver_url = airflow.webserver_url.apply(
             lambda host: f"https://{host}" if host and "://" not in host else host
@@ -234,6 +259,7 @@ class LiminalPlatform(pulumi.ComponentResource):
         self.repository_urls = registry.repository_urls
         self.image_refs = registry.image_refs
         self.service_endpoints = services.endpoints
+        self.dashboard_urls = monitoring.dashboard_urls if monitoring else {}
         self.model_store_id = model_store.file_system_id
         self.project_revision = revision_output
         self.register_outputs(
@@ -244,6 +270,7 @@ class LiminalPlatform(pulumi.ComponentResource):
                 "repositoryUrls": self.repository_urls,
                 "imageRefs": self.image_refs,
                 "serviceEndpoints": self.service_endpoints,
+                "dashboardUrls": self.dashboard_urls,
                 "modelStoreId": self.model_store_id,
                 "projectRevision": self.project_revision,
             }

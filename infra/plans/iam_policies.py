@@ -67,8 +67,13 @@ def mwaa_execution_policy(
     environment_name: str,
     bucket_arn: str,
     kms_key_arn: str,
+    metrics_namespaces: Sequence[str] = (),
 ) -> PolicyDocument:
-    """What an MWAA environment needs, limited to its bucket, logs, queues and key."""
+    """What an MWAA environment needs, limited to its bucket, logs, queues and key.
+
+    `metrics_namespaces`: the CloudWatch namespaces the project's pipelines publish job metrics
+    to (liminal.yml `metrics.backends: [cloudwatch]`; `monitoring_plan.pipeline_metrics_namespaces`)
+    beside MWAA's own `AmazonMWAA`; PutMetricData is allowed into those namespaces only."""
     log_groups = (
         f"arn:{partition}:logs:{region}:{account_id}:log-group:airflow-{environment_name}-*"
     )
@@ -129,13 +134,9 @@ def mwaa_execution_policy(
             "Action": "logs:DescribeLogGroups",
             "Resource": "*",
         },
-        {
-            "Sid": "PublishMwaaMetrics",
-            "Effect": "Allow",
-            "Action": "cloudwatch:PutMetricData",
-            "Resource": "*",
-            "Condition": {"StringEquals": {"cloudwatch:namespace": MWAA_METRICS_NAMESPACE}},
-        },
+        metrics_statement(
+            "PublishMwaaAndPipelineMetrics", [MWAA_METRICS_NAMESPACE, *metrics_namespaces]
+        ),
         {
             "Sid": "UseCeleryQueues",
             "Effect": "Allow",
@@ -164,6 +165,24 @@ def mwaa_execution_policy(
             },
         },
     )
+
+
+def metrics_statement(sid: str, namespaces: Sequence[str]) -> dict[str, Any]:
+    """Allow `cloudwatch:PutMetricData` into `namespaces` only. The action has no resource-level
+    permission (Resource `*`); the `cloudwatch:namespace` condition key limits it (CloudWatch
+    user guide, "Using condition keys to limit access to CloudWatch namespaces")."""
+    names = sorted(set(namespaces))
+    if not names:
+        raise ValueError("metrics_statement needs at least one namespace")
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": "cloudwatch:PutMetricData",
+        "Resource": "*",
+        "Condition": {
+            "StringEquals": {"cloudwatch:namespace": names[0] if len(names) == 1 else names}
+        },
+    }
 
 
 def mwaa_cluster_policy(cluster_arn: str) -> PolicyDocument:

@@ -327,5 +327,9 @@ def plan_pipeline(
 def plan_file(
     file: LiminalFile, facts: DeploymentFacts, facts_folder: Path | None = None
 ) -> list[DagPlan]:
-    """Every DAG of one liminal.yml, in the order its pipelines are written."""
-    return [plan_pipeline(file, p, facts, facts_folder) for p in file.pipelines]
+    """Every DAG of one liminal.yml: its pipelines in the order written, then the drift DAGs of
+    its monitored services (`drift_plan`)."""
+    from liminal_pulumi.airflow.drift_plan import plan_drift_dags
+
+    pipelines = [plan_pipeline(file, p, facts, facts_folder) for p in file.pipelines]
+    return pipelines + plan_drift_dags(file, facts, facts_folder)

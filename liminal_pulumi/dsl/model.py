@@ -186,6 +186,125 @@ Task = Annotated[
 ]
 
 
+# --- monitoring (a service's `monitoring` section) ----------------------------------------------
+
+
+PredictionField = Literal["features", "response"]
+DriftStatTest = Literal[
+    "psi",
+    "ks",
+    "wasserstein",
+    "jensenshannon",
+    "kl_div",
+    "chisquare",
+    "hellinger",
+    "anderson",
+    "mannw",
+    "cramer_von_mises",
+    "ed",
+    "t_test",
+    "empirical_mmd",
+]
+
+
+class PredictionLog(Model):
+    """`monitoring.prediction_log`: what the server writes about each sampled prediction.
+
+    One JSON line per sampled call of a logged endpoint (`time`, `endpoint`, `status`,
+    `latency_ms`, `model_version`, plus the `fields` chosen here) in
+    `<monitoring.path>/predictions/`, one file per server process, rotated at `max_bytes` with
+    `backups` older files kept: at most `(backups + 1) * max_bytes` bytes per process. Writing
+    never blocks or fails a request: lines go through a bounded queue to a background thread and
+    are dropped (and counted in `/metrics`) when it is full.
+    """
+
+    enabled: bool = True
+    # The fraction of calls logged, 0 (none) to 1 (all); sampled independently per call.
+    sample_rate: float = Field(default=defaults.PREDICTION_LOG_SAMPLE_RATE, ge=0, le=1)
+    # `features`: the request body (parsed JSON when it is JSON); `response`: what was returned.
+    fields: tuple[PredictionField, ...] = defaults.PREDICTION_LOG_FIELDS
+    max_bytes: int = Field(default=defaults.PREDICTION_LOG_MAX_BYTES, ge=4096)
+    backups: int = Field(default=defaults.PREDICTION_LOG_BACKUPS, ge=0)
+
+
+class Drift(Model):
+    """`monitoring.drift`: a scheduled comparison of logged requests with reference data.
+
+    The DAG loader adds one pipeline per monitored service (DAG id `<service>_drift`, on
+    `schedule`) that reads the newest logged `features` (at most `max_rows`, none older than
+    `window_hours`) and `reference`, tests each feature with `stattest` (Evidently's names; None:
+    Evidently's default for the column's type and size) at `threshold` (None: the test's
+    default: a p-value of 0.05 for ks, a distance of 0.1 for psi, wasserstein...) and calls the
+    dataset drifted when the share of drifted features reaches `drift_share`. It writes
+    `report.html` and `summary.json` under `<monitoring.path>/drift/` and publishes DriftShare
+    and per-feature metrics. Fewer than `min_rows` logged rows: no verdict, said so.
+    """
+
+    # A CSV (header row, one column per feature) at a path the service mounts, e.g. written by
+    # the training task into the model store: /mnt/gettingstartedvol/reference.csv.
+    reference: str
+    schedule: str | None = defaults.DRIFT_SCHEDULE  # cron or preset; None: triggered by hand
+    stattest: DriftStatTest | None = None
+    threshold: float | None = Field(default=None, gt=0)
+    drift_share: float = Field(default=defaults.DRIFT_SHARE, gt=0, le=1)
+    window_hours: float = Field(default=defaults.DRIFT_WINDOW_HOURS, gt=0)
+    max_rows: int = Field(default=defaults.DRIFT_MAX_ROWS, ge=1)
+    min_rows: int = Field(default=defaults.DRIFT_MIN_ROWS, ge=1)
+    # The features compared; empty: every column of the reference the logs also hold.
+    features: tuple[str, ...] = ()
+    # The image the drift task runs in on Kubernetes (it needs `liminal-pulumi[monitoring]`);
+    # None: the platform's drift image. Locally the task runs in the current environment.
+    image: str | None = None
+
+
+class Notify(Model):
+    """`monitoring.alerts.notify`: the subscribers of the environment's alert topic (SNS)."""
+
+    email: tuple[str, ...] = ()
+    https: tuple[str, ...] = ()  # https:// endpoints only (SNS confirms each subscription)
+
+
+class Alerts(Model):
+    """`monitoring.alerts`: the alarms of a monitored service; a threshold set to null is off.
+
+    `error_rate` is the fraction (0-1) of requests answered 5xx, `p99_latency_ms` the 99th
+    percentile of request latency in milliseconds, `drift_share` the share of drifted features
+    in the last drift report, each over `period_seconds` (a multiple of 60, as CloudWatch
+    requires for metrics published less often than every 10 s) and `evaluation_periods` periods
+    in a row. `pipeline_failure` alarms when a pipeline of the service's file ends failed.
+    """
+
+    error_rate: float | None = Field(default=defaults.ALERT_ERROR_RATE, gt=0, le=1)
+    p99_latency_ms: float | None = Field(default=defaults.ALERT_P99_LATENCY_MS, gt=0)
+    drift_share: float | None = Field(default=defaults.ALERT_DRIFT_SHARE, gt=0, le=1)
+    pipeline_failure: bool = True
+    period_seconds: int = Field(default=defaults.ALERT_PERIOD_SECONDS, ge=60, multiple_of=60)
+    evaluation_periods: int = Field(default=defaults.ALERT_EVALUATION_PERIODS, ge=1)
+    notify: Notify = Notify()
+
+
+class Monitoring(Model):
+    """A service's `monitoring` section (`service_defaults` may set it for every service).
+
+    `monitoring: true` (or `{}`) turns everything on with defaults except drift (which needs a
+    reference) and alerts (which need `alerts:`); `false`/null turns a parent's off. `path` is
+    the folder (as the server sees it) holding `predictions/` and `drift/`; it must lie on one
+    of the service's mounts (the model store), and defaults to
+    `<first mount path>/monitoring/<service>`. `model_version_key` is the key of an endpoint's
+    JSON response that names the model version (the iris example returns `version`); responses
+    without it count under version `unknown`. `endpoints`: the endpoints logged and counted per
+    model version; empty: the calls that carry a request body, to any endpoint whose function
+    takes it (health probes and GETs without a body are not predictions).
+    """
+
+    path: str
+    model_version_key: str = defaults.MODEL_VERSION_KEY
+    endpoints: tuple[str, ...] = ()
+    prediction_log: PredictionLog = PredictionLog()
+    drift: Drift | None = None
+    alerts: Alerts | None = None
+
+
 # --- pipelines and services --------------------------------------------------------------------
 
 
@@ -219,6 +338,8 @@ class Service(Model):
     # Volumes the server reads (the model store); mounted read-only wherever it runs.
     mounts: tuple[Mount, ...] = ()
     env_vars: dict[str, str] = Field(default_factory=dict)
+    # Prediction logging, drift checks and alerts (see `Monitoring`); None: not monitored.
+    monitoring: Monitoring | None = None
 
 
 # --- files and the project ---------------------------------------------------------------------
@@ -269,3 +390,9 @@ class Project(Model):
 
     def volumes(self) -> dict[str, Volume]:
         return {v.volume: v for f in self.files for v in f.volumes}
+
+    def monitored_services(self) -> Iterator[tuple[LiminalFile, Service, Monitoring]]:
+        """The services with a `monitoring` section, with their file and that section."""
+        for f, s in self.services():
+            if s.monitoring is not None:
+                yield f, s, s.monitoring

@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from liminal_pulumi import defaults
 from liminal_pulumi.dsl import model
 from liminal_pulumi.dsl.diagnostics import Location, Reporter, suggest
+from liminal_pulumi.dsl.monitoring import normalize_monitoring
 from liminal_pulumi.dsl.placeholders import RUN_TIME_TASK_FIELDS, render, resolve_variables
 from liminal_pulumi.dsl.schedules import cron_problem
 from liminal_pulumi.dsl.yaml_source import YamlList, YamlMap, to_plain
@@ -763,6 +764,7 @@ class FileNormalizer:
                 service.put("env_vars", self.environment(env), service)
         if "mounts" in service:
             service.put("mounts", self.mounts(service), service)
+        normalize_monitoring(self, service)  # after mounts: its paths must lie on one
         if "source" in entry or "endpoints" in entry:
             self.service_image(entry, service)
         return service

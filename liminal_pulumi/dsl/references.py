@@ -82,6 +82,35 @@ def check_file(data: YamlMap, reporter: Reporter) -> None:
         _check_reference(service, "image", images, "image", reporter, where)
         for mount, mount_where in _entries(service, "mounts"):
             _check_reference(mount, "volume", volumes, "volume", reporter, mount_where)
+        _check_monitoring(service, images, reporter, where)
+
+
+def _check_monitoring(
+    service: YamlMap, images: Mapping[str, YamlMap], reporter: Reporter, where: Location
+) -> None:
+    """A monitored service's logged endpoints exist on its image; a drift image is declared."""
+    monitoring = service.get("monitoring")
+    if not isinstance(monitoring, YamlMap):
+        return
+    drift = monitoring.get("drift")
+    if isinstance(drift, YamlMap) and drift.get("image") is not None:
+        _check_reference(drift, "image", images, "image", reporter, where)
+    tag = service.get("image")
+    image = images.get(tag) if isinstance(tag, str) else None
+    logged = monitoring.get("endpoints")
+    if image is None or not isinstance(logged, YamlList):
+        return
+    declared = {
+        e.get("endpoint") for e, _ in _entries(image, "endpoints") if isinstance(e, YamlMap)
+    }
+    for index, endpoint in enumerate(logged):
+        if isinstance(endpoint, str) and endpoint not in declared:
+            reporter.error(
+                logged.item_loc(index),
+                f"`monitoring.endpoints`: image `{image.get('image')}` has no endpoint "
+                f"`{endpoint}` (declared: {', '.join(sorted(map(str, declared))) or 'none'})",
+                suggestion=suggest(endpoint, [str(d) for d in declared]),
+            )
 
 
 def _check_task(
@@ -145,6 +174,7 @@ def check_project(files: list[tuple[Path, YamlMap]], reporter: Reporter) -> None
     services = [e for _, data in files for e in _entries(data, "services")]
     _check_across(pipelines, "pipeline", "pipeline", reporter)
     _check_across(services, "service", "service", reporter)
+    _check_drift_pipeline_names(pipelines, services, reporter)
     images: dict[str, tuple[Path, Any]] = {}
     for path, data in files:
         for image, where in _entries(data, "images"):
@@ -177,4 +207,26 @@ def _check_across(
         elif first.file != at.file:
             reporter.error(
                 at, f"duplicate {what} `{name}`: also declared in {first.file}:{first.line}"
+            )
+
+
+def _check_drift_pipeline_names(
+    pipelines: list[tuple[YamlMap, Location]],
+    services: list[tuple[YamlMap, Location]],
+    reporter: Reporter,
+) -> None:
+    """A drift check becomes the DAG `<service>_drift`: no pipeline may already be called so."""
+    names = {p.get("pipeline"): p for p, _ in pipelines if isinstance(p.get("pipeline"), str)}
+    for service, _ in services:
+        monitoring = service.get("monitoring")
+        if not isinstance(monitoring, YamlMap) or not isinstance(monitoring.get("drift"), YamlMap):
+            continue
+        dag_id = f"{service.get('service')}{defaults.DRIFT_PIPELINE_SUFFIX}"
+        clash = names.get(dag_id)
+        if clash is not None:
+            at = clash.value_loc("pipeline")
+            reporter.error(
+                monitoring.key_loc("drift"),
+                f"the drift check of service `{service.get('service')}` is the DAG `{dag_id}`, "
+                f"but a pipeline has that name ({at.file}:{at.line}); rename the pipeline",
             )

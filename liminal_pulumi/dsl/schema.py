@@ -75,6 +75,28 @@ def _typed(
     return _object(properties, [name_key], closed=closed)
 
 
+def _monitoring_written_forms(defs: dict[str, Any]) -> None:
+    """`monitoring` as written: `true`/`false` short forms; `path` has a default."""
+    on_off = {"type": ["boolean", "null"], "description": "true: defaults; false/null: off"}
+    defs["Monitoring"]["required"] = []
+    properties = defs["Monitoring"]["properties"]
+    for key in ("prediction_log", "drift", "alerts"):
+        ref = {"$ref": f"#/$defs/{key.title().replace('_', '')}"}
+        # A drift check has no default reference: only its off forms are short.
+        short = {"enum": [False, None]} if key == "drift" else on_off
+        properties[key] = {"anyOf": [ref, short]}
+    properties["path"] = {
+        **_TEXT,
+        "description": "default: <the service's first mount path>/monitoring/<service>",
+    }
+    defs["Alerts"]["properties"]["notify"] = {"$ref": "#/$defs/Notify"}
+    for key in ("email", "https"):
+        defs["Notify"]["properties"][key] = {"anyOf": [_TEXT, {"type": "array", "items": _TEXT}]}
+    defs["Service"]["properties"]["monitoring"] = {
+        "anyOf": [{"$ref": "#/$defs/Monitoring"}, on_off]
+    }
+
+
 def liminal_schema() -> dict[str, Any]:
     defs: dict[str, Any] = {}
     task_overrides = {
@@ -134,6 +156,7 @@ def liminal_schema() -> dict[str, Any]:
         "endpoints": {"type": "array", "items": {"$ref": "#/$defs/Endpoint"}},
     }
     defs["Service"] = _object(service, [], closed=False)
+    _monitoring_written_forms(defs)
     defs["Volume"] = _object(
         {
             "volume": _TEXT,

@@ -372,9 +372,11 @@ def select_plans(project: Project, pipeline: str | None) -> list[DagPlan]:
     """The plans to run (local deployment facts); `pipeline` picks one by name."""
     from liminal_pulumi.airflow.dag_plan import plan_pipeline
     from liminal_pulumi.airflow.deployment import DeploymentFacts
+    from liminal_pulumi.airflow.drift_plan import plan_drift_dags
 
     facts = DeploymentFacts.local()
     plans = [plan_pipeline(f, p, facts, project.root) for f, p in project.pipelines()]
+    plans += [d for f in project.files for d in plan_drift_dags(f, facts, project.root)]
     if pipeline is not None:
         plans = [p for p in plans if p.dag_id == pipeline]
     return plans
@@ -503,6 +505,9 @@ def main(path: Path, pipeline: str | None = None, conf_json: str | None = None) 
     if not project.files:
         return 2
     names = [p.pipeline for _, p in project.pipelines()]
+    from liminal_pulumi.airflow.drift_plan import drift_pipeline_name
+
+    names += [drift_pipeline_name(s) for _, s, m in project.monitored_services() if m.drift]
     if pipeline is not None and pipeline not in names:
         errors.print(
             f"--pipeline: no pipeline named {pipeline!r}; the project has: {', '.join(names)}",

@@ -9,6 +9,7 @@ for tasks, so the server finds the models the local pipeline stored.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from liminal_pulumi.local.run import (
     volume_folder,
 )
 from liminal_pulumi.serving.endpoints import dump_endpoints
+from liminal_pulumi.serving.prediction_log import MONITORING_ENV, MonitorSettings
 from liminal_pulumi.serving.settings import ENDPOINTS_FILE_NAME, ServerSettings
 
 LOCAL_HOST = "127.0.0.1"
@@ -97,6 +99,16 @@ def local_environment(project: Project, service: Service) -> dict[str, str]:
     return environment
 
 
+def local_monitoring_environment(project: Project, service: Service) -> dict[str, str]:
+    """The server's monitoring settings with the log folder on the local volume folder."""
+    if service.monitoring is None:
+        return {}
+    folders = {path: str(folder) for path, folder in mount_folders(project, service).items()}
+    settings = MonitorSettings.from_monitoring(service.service, service.monitoring)
+    local_dir = rewrite_mount_paths(settings.predictions_dir, folders)
+    return {MONITORING_ENV: dataclasses.replace(settings, predictions_dir=local_dir).to_json()}
+
+
 def plan_local_serve(
     project: Project,
     service_name: str | None = None,
@@ -114,7 +126,11 @@ def plan_local_serve(
         image=image,
         settings=settings,
         argv=(sys.executable, "-m", "liminal_pulumi.serving", *settings.to_arguments()),
-        environment={**local_environment(project, service), "PYTHONUNBUFFERED": "1"},
+        environment={
+            **local_environment(project, service),
+            **local_monitoring_environment(project, service),
+            "PYTHONUNBUFFERED": "1",
+        },
         cwd=image.source,
     )
 

@@ -9,12 +9,14 @@ Options: `server_settings`.
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import os
 import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
+from typing import Any
 
 from liminal_pulumi.serving.settings import parse_arguments
 
@@ -37,6 +39,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     from liminal_pulumi.serving.app import create_app
     from liminal_pulumi.serving.endpoints import load_endpoints
     from liminal_pulumi.serving.gunicorn_config import GunicornServer, gunicorn_options, port_in_use
+    from liminal_pulumi.serving.prediction_log import settings_from_environment
 
     try:
         endpoints = load_endpoints(settings.endpoints_file)
@@ -47,10 +50,24 @@ def main(argv: Sequence[str] | None = None) -> None:
     if taken is not None:
         sys.exit(f"liminal server: cannot listen on {settings.host}:{settings.port}: {taken}")
 
+    monitor_settings = settings_from_environment()
+
     def app_factory() -> object:
-        return create_app(endpoints, app_dir=app_dir, max_body_bytes=settings.max_body_bytes)
+        # In each worker (after the fork): the prediction log's writer thread is the worker's.
+        monitor = None
+        if monitor_settings is not None:
+            monitor = functools.partial(_monitor, monitor_settings)
+        return create_app(
+            endpoints, app_dir=app_dir, max_body_bytes=settings.max_body_bytes, monitor=monitor
+        )
 
     GunicornServer(app_factory, gunicorn_options(settings)).run()
+
+
+def _monitor(settings: Any, metrics: Any) -> Any:
+    from liminal_pulumi.serving.prediction_log import PredictionMonitor
+
+    return PredictionMonitor(settings, metrics.registry)
 
 
 def _use_fresh_metrics_folder() -> None:

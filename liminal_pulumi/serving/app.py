@@ -38,6 +38,7 @@ from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 from liminal_pulumi import defaults
 from liminal_pulumi.dsl.model import Endpoint
 from liminal_pulumi.serving.metrics import UNMATCHED_ENDPOINT, ServerMetrics
+from liminal_pulumi.serving.prediction_log import PredictionMonitor
 
 log = logging.getLogger("liminal.server")
 
@@ -72,10 +73,18 @@ def create_app(
     app_dir: Path,
     max_body_bytes: int = defaults.SERVICE_MAX_BODY_BYTES,
     metrics: ServerMetrics | None = None,
+    monitor: Callable[[ServerMetrics], PredictionMonitor] | None = None,
 ) -> Flask:
-    """The server's WSGI app; endpoint modules are imported from `app_dir` now, once."""
+    """The server's WSGI app; endpoint modules are imported from `app_dir` now, once.
+
+    `monitor` (a monitored service) builds the prediction monitor on the app's metrics; it wraps
+    the monitored endpoints' functions (prediction_log.py).
+    """
     loaded = [_load_endpoint(e, app_dir) for e in endpoints]
     server_metrics = metrics if metrics is not None else ServerMetrics()
+    if monitor is not None:
+        prediction_monitor = monitor(server_metrics)
+        loaded = [prediction_monitor.instrument(e) for e in loaded]
     app = Flask("liminal_server", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]

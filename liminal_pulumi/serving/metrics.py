@@ -73,6 +73,11 @@ class ServerMetrics:
         # update, and the set is bounded by endpoints x methods x statuses.
         self._children: dict[tuple[str, str, int], tuple[Any, Any | None, Any]] = {}
 
+    @property
+    def registry(self) -> CollectorRegistry:
+        """The registry single-process expositions read (more metrics may register on it)."""
+        return self._registry
+
     def observe(self, endpoint: str, method: str, status: int, seconds: float) -> None:
         key = (endpoint, method, status)
         children = self._children.get(key)

@@ -16,7 +16,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from . import ecr, efs, eks, iam, mwaa, network, s3
+from . import ecr, efs, eks, iam, monitoring, mwaa, network, s3
 from .companions import (
     BUCKET_COMPANIONS,
     FILE_SYSTEM_COMPANIONS,
@@ -160,6 +160,11 @@ STACK_RULES = (
         _companions(REPOSITORY_COMPANIONS),
     ),
     StackRule("vpc-flow-logs", "Every VPC has flow logs.", _companions(VPC_COMPANIONS)),
+    StackRule(
+        "services-monitored",
+        "Every model server has monitoring with at least an error-rate alert.",
+        monitoring.check_services_monitored,
+    ),
     StackRule(
         "no-world-ingress",
         "No security group admits 0.0.0.0/0 or ::/0, except a load balancer's.",

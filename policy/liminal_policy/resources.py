@@ -41,6 +41,8 @@ EC2_DEFAULT_SECURITY_GROUP = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
 LB_LOAD_BALANCER = "aws:lb/loadBalancer:LoadBalancer"
 ALB_LOAD_BALANCER = "aws:alb/loadBalancer:LoadBalancer"
 CLASSIC_LOAD_BALANCER = "aws:elb/loadBalancer:LoadBalancer"
+AMP_RULE_GROUP_NAMESPACE = "aws:amp/ruleGroupNamespace:RuleGroupNamespace"
+K8S_DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 # pulumi-eks components: their inputs are checked too, so a mistake is reported where it is made.
 PULUMI_EKS_CLUSTER = "eks:index:Cluster"
 PULUMI_EKS_MANAGED_NODE_GROUP = "eks:index:ManagedNodeGroup"

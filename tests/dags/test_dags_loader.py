@@ -143,6 +143,7 @@ def test_dags_one_dag_per_valid_pipeline(bag: dict) -> None:
         "good_pipeline",
         "kinds_pipeline",
         "my_datascience_pipeline",
+        "my_datascience_server_drift",  # the iris service's drift check
         "twin_one_pipeline",
         "twin_two_pipeline",
         "vars_pipeline_v2",

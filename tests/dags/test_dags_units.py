@@ -89,7 +89,8 @@ def test_dags_plan_uses_deployment_facts_and_keeps_task_order() -> None:
     facts = DeploymentFacts(
         images={"myorg/mydatascienceapp": "repo/app:1"}, claims={}, namespace="ns"
     )
-    (plan,) = plan_file(project.files[0], facts)
+    plan, drift = plan_file(project.files[0], facts)  # the pipeline, then its drift DAG
+    assert drift.dag_id == "my_datascience_server_drift"
     assert [t.task_id for t in plan.tasks] == ["start", "train", "validate", "end"]
     train = plan.tasks[1].container
     assert train is not None

@@ -1,0 +1,2 @@
+"""Monitoring of served models: drift checks (`drift`, needs the `monitoring` extra), the
+drift pipeline's plan (`drift_plan`) and the `liminal monitor` summary (`summary`)."""
