@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pulumi
 
@@ -26,8 +26,9 @@ from liminal_pulumi.dsl.model import Project
 from liminal_pulumi.dsl.revision import project_revision
 from liminal_pulumi.plans import monitoring_plan, promotion
 
-if TYPE_CHECKING:  # TODO(issue 9): PlatformArgs of its own, not the program's settings
-    from stack_settings import StackSettings  # type: ignore[import-not-found]
+# TODO(issue 9, i9-components): PlatformArgs of its own. Until then the settings are the
+# program's `StackSettings`, typed loosely: the library never imports the program.
+StackSettings = Any
 
 BUILD_DIR = "build"
 
