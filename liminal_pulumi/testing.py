@@ -48,6 +48,8 @@ Testing your own program with it (pytest)::
         assert registration.inputs["tags"] == {"team": "ml"}
         assert resolve(bucket.arn) == "arn:aws:s3:::acme-models"
 
+It needs the Pulumi SDK and the providers the program uses (`pip install liminal-pulumi[infra]`).
+
 `run` evaluates a program (a callable) like `pulumi up` would and returns what it returned once
 every resource it declared is registered; `resolve` then reads an Output's value. Names must be
 unique across a session, as URNs are in a stack: give each test its own prefix.
