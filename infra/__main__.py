@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pulumi
-from stack_settings import SettingsError, StackSettings, read_settings
+from stack_settings import SettingsError, StackSettings, platform_args, read_settings
 
-from liminal_pulumi.components.platform import LiminalPlatform, PlatformArgs
+from liminal_pulumi.components.platform import LiminalPlatform
 from liminal_pulumi.dsl.diagnostics import LiminalConfigError
 from liminal_pulumi.dsl.loader import load_project
 from liminal_pulumi.dsl.model import Project
@@ -27,7 +27,7 @@ def project_folder(settings: StackSettings) -> Path:
 
 def deploy(settings: StackSettings, project: Project) -> LiminalPlatform:
     """Build the platform and export the stack's outputs."""
-    platform = LiminalPlatform("liminal", PlatformArgs(settings=settings, project=project))
+    platform = LiminalPlatform("liminal", platform_args(settings, project))
     pulumi.export("airflowWebserverUrl", platform.airflow_webserver_url)
     pulumi.export("bucketName", platform.bucket_name)
     pulumi.export("clusterName", platform.cluster_name)

@@ -2,7 +2,9 @@
 
 Keys are camelCase as Pulumi convention has it (`liminal:natStrategy`); every key has a default in
 `liminal_pulumi.defaults`. A wrong value or an unknown key fails with a message naming the key, so
-a typo in a stack file never silently falls back to a default.
+a typo in a stack file never silently falls back to a default. The rules and allowed values are
+the components' own (`liminal_pulumi.plans.checks`, the lists in `defaults`); `platform_args`
+turns the settings into the `PlatformArgs` of `LiminalPlatform`.
 """
 
 from __future__ import annotations
@@ -10,20 +12,36 @@ from __future__ import annotations
 import ipaddress
 import json
 from collections.abc import Mapping
-from typing import Any, Literal, get_origin
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from liminal_pulumi import defaults
+from liminal_pulumi.plans import checks
+
+if TYPE_CHECKING:
+    from liminal_pulumi.components.platform import PlatformArgs
+    from liminal_pulumi.dsl.model import Project
 
 NAMESPACE = "liminal"
 
-MwaaEnvironmentClass = Literal[
-    "mw1.micro", "mw1.small", "mw1.medium", "mw1.large", "mw1.xlarge", "mw1.2xlarge"
-]
-NatStrategy = Literal["single", "per_az"]
-ServiceExposure = Literal["cluster_ip", "internal_load_balancer", "public_load_balancer"]
+# Settings whose value must be one of a list; each list is declared once, in `defaults`.
+ALLOWED_VALUES: dict[str, tuple[str, ...]] = {
+    "airflow_version": defaults.SUPPORTED_AIRFLOW_VERSIONS,
+    "mwaa_environment_class": defaults.MWAA_ENVIRONMENT_CLASSES,
+    "nat_strategy": defaults.NAT_STRATEGIES,
+    "service_exposure": defaults.SERVICE_EXPOSURES,
+}
 
 
 class SettingsError(ValueError):
@@ -42,7 +60,7 @@ class StackSettings(BaseModel):
     project: str = defaults.STACK_PROJECT
     region: str = Field(default=defaults.STACK_REGION, pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
     airflow_version: str = defaults.AIRFLOW_VERSION
-    mwaa_environment_class: MwaaEnvironmentClass = defaults.MWAA_ENVIRONMENT_CLASS  # type: ignore[assignment]
+    mwaa_environment_class: str = defaults.MWAA_ENVIRONMENT_CLASS
     mwaa_min_workers: int = Field(default=defaults.MWAA_MIN_WORKERS, ge=1, le=25)
     mwaa_max_workers: int = Field(default=defaults.MWAA_MAX_WORKERS, ge=1, le=25)
     node_instance_types: tuple[str, ...] = Field(default=defaults.NODE_INSTANCE_TYPES, min_length=1)
@@ -51,23 +69,24 @@ class StackSettings(BaseModel):
     node_max_size: int = Field(default=defaults.NODE_MAX_SIZE, ge=1)
     kubernetes_version: str = Field(default=defaults.KUBERNETES_VERSION, pattern=r"^1\.\d{2}$")
     az_count: int = Field(default=defaults.AZ_COUNT, ge=2, le=6)
-    nat_strategy: NatStrategy = defaults.NAT_STRATEGY  # type: ignore[assignment]
+    nat_strategy: str = defaults.NAT_STRATEGY
     vpc_cidr: str = defaults.VPC_CIDR
     # The EKS API endpoint is always reachable privately; publicly only when asked, and then
     # only from the listed networks.
     endpoint_public_access: bool = False
     public_access_cidrs: tuple[str, ...] = ()
-    service_exposure: ServiceExposure = defaults.SERVICE_EXPOSURE  # type: ignore[assignment]
+    service_exposure: str = defaults.SERVICE_EXPOSURE
     protect: bool = False
     # Another stack ("staging" or "org/project/staging") whose image digests and liminal.yml
     # revision this stack deploys instead of building its own.
     promote_from: str | None = Field(default=None, min_length=1)
 
-    @field_validator("airflow_version")
+    @field_validator(*ALLOWED_VALUES)
     @classmethod
-    def _supported_airflow(cls, value: str) -> str:
-        if value not in defaults.SUPPORTED_AIRFLOW_VERSIONS:
-            raise ValueError(f"must be one of {', '.join(defaults.SUPPORTED_AIRFLOW_VERSIONS)}")
+    def _allowed(cls, value: str, info: ValidationInfo) -> str:
+        problem = checks.one_of(value, ALLOWED_VALUES[str(info.field_name)])
+        if problem:
+            raise ValueError(problem)
         return value
 
     @field_validator("node_instance_types")
@@ -91,12 +110,9 @@ class StackSettings(BaseModel):
     @field_validator("public_access_cidrs")
     @classmethod
     def _public_cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for item in value:
-            network = ipaddress.ip_network(item, strict=True)
-            if network.prefixlen == 0:
-                raise ValueError(
-                    f"{item} opens the cluster API to the whole internet; list your networks"
-                )
+        problems = checks.open_cidrs(value)
+        if problems:
+            raise ValueError("; ".join(problems))
         return value
 
     @model_validator(mode="after")
@@ -108,10 +124,9 @@ class StackSettings(BaseModel):
             problems.append(
                 ("nodeDesiredSize", "needs nodeMinSize <= nodeDesiredSize <= nodeMaxSize")
             )
-        if self.endpoint_public_access and not self.public_access_cidrs:
-            problems.append(
-                ("publicAccessCidrs", "must list the networks allowed when endpointPublicAccess")
-            )
+        public = checks.public_endpoint(self.endpoint_public_access, self.public_access_cidrs)
+        if public:
+            problems.append(("publicAccessCidrs", f"{public} (endpointPublicAccess is true)"))
         if problems:
             raise SettingsError([f"{NAMESPACE}:{key}: {message}" for key, message in problems])
         return self
@@ -122,6 +137,40 @@ class StackSettings(BaseModel):
             f"{NAMESPACE}:{key}": value
             for key, value in self.model_dump(mode="json", by_alias=True).items()
         }
+
+
+def platform_args(
+    settings: StackSettings, project: Project, build_dir: Path | None = None
+) -> PlatformArgs:
+    """The `LiminalPlatform` arguments of a stack: its settings, its validated project.
+
+    The platform keeps this repository's names: `environment` is left to its default
+    (`liminal-<stack>`) and the tags name the stack.
+    """
+    from liminal_pulumi.components.platform import PlatformArgs
+
+    return PlatformArgs(
+        project=project,
+        region=settings.region,
+        vpc_cidr=settings.vpc_cidr,
+        az_count=settings.az_count,
+        nat_strategy=settings.nat_strategy,
+        kubernetes_version=settings.kubernetes_version,
+        node_instance_types=settings.node_instance_types,
+        node_min_size=settings.node_min_size,
+        node_desired_size=settings.node_desired_size,
+        node_max_size=settings.node_max_size,
+        endpoint_public_access=settings.endpoint_public_access,
+        public_access_cidrs=settings.public_access_cidrs,
+        airflow_version=settings.airflow_version,
+        mwaa_environment_class=settings.mwaa_environment_class,
+        mwaa_min_workers=settings.mwaa_min_workers,
+        mwaa_max_workers=settings.mwaa_max_workers,
+        service_exposure=settings.service_exposure,
+        protect=settings.protect,
+        promote_from=settings.promote_from,
+        build_dir=build_dir,
+    )
 
 
 # Fields whose config value is JSON (numbers, booleans, lists); the rest are taken verbatim, so

@@ -115,7 +115,10 @@ SUPPORTED_AIRFLOW_VERSIONS = ("2.11.0", "3.0.6")
 LOCAL_STATE_DIR = ".liminal"
 LOCAL_VOLUMES_DIR = "volumes"
 
-# --- AWS stack settings (infra/settings.py; config namespace `liminal`) -----------------------
+# --- AWS stack settings (infra/stack_settings.py; config namespace `liminal`) -----------------
+# The allowed-value lists (`*_CLASSES`, `*_STRATEGIES`, `*_EXPOSURES`, `*_MODES`) are the only
+# declaration of each: the components check their arguments against them, the stack settings
+# model its config keys, and the docs name them.
 STACK_PROJECT = "examples/iris"
 STACK_REGION = "us-east-1"
 MWAA_ENVIRONMENT_CLASSES = (
@@ -151,6 +154,9 @@ PROMOTION_IMAGE_REFS_OUTPUT = "imageRefs"
 PROMOTION_REVISION_OUTPUT = "projectRevision"
 
 # --- AWS components (infra/components, infra/plans) -------------------------------------------
+# A platform's AWS names (EKS cluster, MWAA environment, ECR prefix) when no `environment` is
+# given: `liminal-<stack>`.
+PLATFORM_ENVIRONMENT = "liminal-{stack}"
 AZ_COUNT = 2
 FLOW_LOG_RETENTION_DAYS = 90
 AIRFLOW_LOG_LEVEL = "INFO"
@@ -170,6 +176,7 @@ MWAA_DAGS_FOLDER = "dags"
 MWAA_REQUIREMENTS_KEY = "requirements.txt"
 MWAA_LOCAL_DAGS_PATH = "/usr/local/airflow/dags"  # where MWAA syncs the dags folder
 MWAA_LIMINAL_HOME = f"{MWAA_LOCAL_DAGS_PATH}/liminal"
+MWAA_WEBSERVER_ACCESS_MODES = ("PRIVATE_ONLY", "PUBLIC_ONLY")
 MWAA_WEBSERVER_ACCESS_MODE = "PRIVATE_ONLY"
 # Python that MWAA runs for each Airflow version (picks the matching constraints file).
 MWAA_PYTHON_BY_AIRFLOW_VERSION = {"2.10.3": "3.11", "2.11.0": "3.11", "3.0.6": "3.12"}
@@ -200,6 +207,8 @@ COMPILED_FILE_NAME = "liminal.compiled.json"
 LIMINAL_HOME_DIR = "liminal"
 LIMINAL_HOME_ENV = "LIMINAL_HOME"
 CLOUDWATCH_DIMENSION = "ApplicationName"
+# The `metrics.backends` value that sends job (and drift) metrics to CloudWatch.
+CLOUDWATCH_BACKEND = "cloudwatch"
 # Job metrics are best effort: a few seconds at most before the task goes on without them.
 METRICS_TIMEOUT_SECONDS = 5
 METRICS_ATTEMPTS = 2

@@ -20,31 +20,68 @@ import pulumi_aws as aws
 from liminal_pulumi import defaults
 from liminal_pulumi.airflow.deployment import FACTS_FILE_NAME
 from liminal_pulumi.components._options import child, merged_tags, stateful
-from liminal_pulumi.plans import iam_policies
+from liminal_pulumi.components.connections import ClusterConnection
+from liminal_pulumi.plans import checks, iam_policies
 from liminal_pulumi.plans.kubeconfig import eks_kubeconfig_yaml
 from liminal_pulumi.plans.mwaa_requirements import requirements_txt
 
 DagFile = pulumi.Asset | Path | str | bytes
-WEBSERVER_ACCESS_MODES = ("PRIVATE_ONLY", "PUBLIC_ONLY")
 MWAA_SUBNET_COUNT = 2
+MAX_WORKERS = 25  # MWAA's quota of workers per environment (Amazon MWAA User Guide, quotas)
 HTTPS_PORT = 443
 BUCKET_PREFIX_MAX = 37  # S3's limit for bucket_prefix
 
 
 @dataclass(frozen=True)
 class AirflowArgs:
+    """Arguments of `Airflow`.
+
+    Attributes:
+        environment_name: the MWAA environment's name; also the bucket's prefix
+            (`airflow-<name>-`). Refused unless it matches
+            `liminal_pulumi.plans.checks.ENVIRONMENT_NAME`. Required.
+        vpc_id: the VPC of the environment's security group. Required.
+        private_subnet_ids: exactly two private subnets in two AZs (MWAA's requirement; Amazon
+            MWAA User Guide, "About networking on Amazon MWAA"). Required.
+        cluster: the EKS cluster task pods run on (`Cluster.connection`, or built for an
+            existing cluster): its name, ARN, endpoint and CA go into the kubeconfig uploaded
+            beside the loader, its security group admits MWAA, and an access entry lets the
+            execution role edit `namespace`. Required.
+        region: the AWS region (`us-east-1`), for the kubeconfig and the execution policy.
+            Required.
+        dag_files: dags-folder-relative name -> file (a `pulumi.Asset`, a path as `Path` or
+            `str`, or the content as `bytes`), e.g. `liminal_pulumi.airflow.bundle` output
+            (default none). Refused: a name that is absolute or escapes the folder (`..`).
+        deployment_facts: JSON of `liminal_pulumi.airflow.deployment.DeploymentFacts`, uploaded
+            beside the loader (default `"{}"`).
+        namespace: the Kubernetes namespace task pods run in (default
+            `defaults.DEFAULT_NAMESPACE`).
+        airflow_version: the Airflow version MWAA runs; one of
+            `defaults.SUPPORTED_AIRFLOW_VERSIONS` (default `defaults.AIRFLOW_VERSION`).
+        environment_class: MWAA's environment size; one of `defaults.MWAA_ENVIRONMENT_CLASSES`
+            (default `defaults.MWAA_ENVIRONMENT_CLASS`, `mw1.small`).
+        min_workers: workers at least, 1 to 25 (default `defaults.MWAA_MIN_WORKERS`).
+        max_workers: workers at most, `min_workers` to 25 (default `defaults.MWAA_MAX_WORKERS`).
+            MWAA's limits (Amazon MWAA User Guide, "Amazon MWAA quotas").
+        webserver_access_mode: one of `defaults.MWAA_WEBSERVER_ACCESS_MODES` (default
+            `defaults.MWAA_WEBSERVER_ACCESS_MODE`, `PRIVATE_ONLY`: the UI only from the VPC).
+        liminal_home: where the loader finds projects on the workers (default
+            `defaults.MWAA_LIMINAL_HOME`).
+        requirements: packages MWAA installs besides its own, resolved under the version's
+            constraints (default `defaults.MWAA_EXTRA_REQUIREMENTS`).
+        metrics_namespaces: CloudWatch namespaces the pipelines publish their job metrics to
+            (`monitoring_plan.pipeline_metrics_namespaces(project)`); the execution role may put
+            metrics in these (and MWAA's own `AmazonMWAA`) only. Default none.
+        protect: protect and retain the bucket and the KMS key (default `False`).
+        tags: tags on every AWS resource (default none).
+    """
+
     environment_name: str
     vpc_id: pulumi.Input[str]
-    private_subnet_ids: Sequence[pulumi.Input[str]]  # exactly two, in different AZs
-    cluster_name: pulumi.Input[str]
-    cluster_arn: pulumi.Input[str]
-    cluster_endpoint: pulumi.Input[str]
-    cluster_certificate_authority: pulumi.Input[str]
-    cluster_security_group_id: pulumi.Input[str]
+    private_subnet_ids: Sequence[pulumi.Input[str]]
+    cluster: ClusterConnection
     region: str
-    # dags-folder-relative name -> file: an Asset, a path (Path or str) or the content (bytes)
     dag_files: Mapping[str, DagFile] = field(default_factory=dict)
-    # JSON of liminal_pulumi.airflow.deployment.DeploymentFacts, uploaded beside the loader
     deployment_facts: pulumi.Input[str] = "{}"
     namespace: str = defaults.DEFAULT_NAMESPACE
     airflow_version: str = defaults.AIRFLOW_VERSION
@@ -118,32 +155,61 @@ def all_logs(level: str) -> aws.mwaa.EnvironmentLoggingConfigurationArgs:
     )
 
 
-def validate(args: AirflowArgs) -> None:
-    from liminal_pulumi.plans.mwaa_requirements import mwaa_python_version
-
-    mwaa_python_version(args.airflow_version)
+def validate(name: str, args: AirflowArgs) -> None:
+    """Every problem with `args` in one `ComponentArgumentError`, before any resource."""
+    problems = checks.Problems(f"Airflow {name!r}")
+    problems.check("environment_name", checks.environment_name(args.environment_name))
     if len(args.private_subnet_ids) != MWAA_SUBNET_COUNT:
-        raise ValueError(
+        problems.add(
+            "private_subnet_ids",
             f"MWAA takes exactly {MWAA_SUBNET_COUNT} private subnets, "
-            f"got {len(args.private_subnet_ids)}"
+            f"got {len(args.private_subnet_ids)}",
         )
-    if args.webserver_access_mode not in WEBSERVER_ACCESS_MODES:
-        raise ValueError(
-            f"webserver access mode {args.webserver_access_mode!r} is unknown: use one of "
-            f"{', '.join(WEBSERVER_ACCESS_MODES)}"
+    problems.one_of("airflow_version", args.airflow_version, defaults.SUPPORTED_AIRFLOW_VERSIONS)
+    problems.one_of(
+        "webserver_access_mode", args.webserver_access_mode, defaults.MWAA_WEBSERVER_ACCESS_MODES
+    )
+    problems.one_of("environment_class", args.environment_class, defaults.MWAA_ENVIRONMENT_CLASSES)
+    if not 1 <= args.min_workers <= args.max_workers <= MAX_WORKERS:
+        problems.add(
+            "min_workers/max_workers",
+            f"need 1 <= min ({args.min_workers}) <= max ({args.max_workers}) <= {MAX_WORKERS}",
         )
-    if not 1 <= args.min_workers <= args.max_workers:
-        raise ValueError(
-            f"MWAA workers: need 1 <= min ({args.min_workers}) <= max ({args.max_workers})"
-        )
-    if args.environment_class not in defaults.MWAA_ENVIRONMENT_CLASSES:
-        raise ValueError(
-            f"MWAA environment class {args.environment_class!r} is unknown: use one of "
-            f"{', '.join(defaults.MWAA_ENVIRONMENT_CLASSES)}"
-        )
+    for relative in args.dag_files:
+        try:
+            dags_key(relative)
+        except ValueError as error:
+            problems.add("dag_files", str(error))
+    problems.raise_if_any()
 
 
 class Airflow(pulumi.ComponentResource):
+    """Amazon MWAA running the liminal DAG loader (type `liminal:aws:Airflow`).
+
+    Creates a KMS key (environment, bucket, logs); the environment's S3 bucket (versioned,
+    KMS-encrypted, all public access blocked, owner-enforced, TLS-only policy) holding
+    `requirements.txt`, the `dag_files`, the deployment facts and a kubeconfig for the cluster;
+    an execution role whose policy names only this environment, bucket, key, queues and log
+    groups, plus `eks:DescribeCluster` on the cluster; a security group (self-referencing,
+    egress for AWS APIs, the cluster and the package index); an ingress rule on the cluster's
+    security group and an EKS access entry editing `namespace` only; and the MWAA environment
+    (private web server by default, every log type on). Only the kubeconfig object, the ingress
+    rule, the access entry and the cluster policy wait for the cluster: EKS and MWAA are
+    created side by side.
+
+    Raises `ComponentArgumentError` (a `ValueError`) naming every wrong argument before any
+    resource is declared.
+
+    Attributes:
+        webserver_url: the Airflow UI's host name.
+        bucket_name: the environment's bucket.
+        bucket_arn: its ARN.
+        environment_arn: the MWAA environment's ARN.
+        execution_role_arn: the execution role's ARN.
+        security_group_id: the environment's security group.
+        requirements_version: the S3 version of `requirements.txt` MWAA installs.
+    """
+
     webserver_url: pulumi.Output[str]
     bucket_name: pulumi.Output[str]
     bucket_arn: pulumi.Output[str]
@@ -155,8 +221,8 @@ class Airflow(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: AirflowArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
+        validate(name, args)  # before anything is registered
         super().__init__("liminal:aws:Airflow", name, None, opts)
-        validate(args)
         keys = {relative: dags_key(relative) for relative in args.dag_files}
         invoke = pulumi.InvokeOutputOptions(parent=self)
         account_id = aws.get_caller_identity_output(opts=invoke).account_id
@@ -213,7 +279,7 @@ class Airflow(pulumi.ComponentResource):
             bucket=bucket.id,
             key=dags_key(defaults.KUBECONFIG_FILE_NAME),
             content=pulumi.Output.all(
-                args.cluster_name, args.cluster_endpoint, args.cluster_certificate_authority
+                args.cluster.name, args.cluster.endpoint, args.cluster.certificate_authority
             ).apply(
                 lambda v: eks_kubeconfig_yaml(
                     cluster_name=v[0],
@@ -372,7 +438,7 @@ class Airflow(pulumi.ComponentResource):
         aws.iam.RolePolicy(
             f"{name}-execution-cluster",
             role=role.id,
-            policy=pulumi.Output.from_input(args.cluster_arn).apply(
+            policy=pulumi.Output.from_input(args.cluster.arn).apply(
                 lambda arn: json.dumps(iam_policies.mwaa_cluster_policy(arn))
             ),
             opts=child(self),
@@ -415,7 +481,7 @@ class Airflow(pulumi.ComponentResource):
     ) -> None:
         aws.vpc.SecurityGroupIngressRule(
             f"{name}-mwaa-to-cluster",
-            security_group_id=args.cluster_security_group_id,
+            security_group_id=args.cluster.cluster_security_group_id,
             referenced_security_group_id=security_group.id,
             ip_protocol="tcp",
             from_port=HTTPS_PORT,
@@ -425,7 +491,7 @@ class Airflow(pulumi.ComponentResource):
         )
         entry = aws.eks.AccessEntry(
             f"{name}-access-entry",
-            cluster_name=args.cluster_name,
+            cluster_name=args.cluster.name,
             principal_arn=role.arn,
             type="STANDARD",
             tags=args.tags,

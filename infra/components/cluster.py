@@ -17,11 +17,46 @@ import pulumi_kubernetes as k8s
 
 from liminal_pulumi import defaults
 from liminal_pulumi.components._options import child, stateful
-from liminal_pulumi.plans import iam_policies
+from liminal_pulumi.components.connections import ClusterConnection
+from liminal_pulumi.plans import checks, iam_policies
+from liminal_pulumi.plans.model_store_plan import dns_label
+from liminal_pulumi.plans.namespace_plan import namespace_labels
+
+KUBERNETES_VERSION = re.compile(r"^1\.\d{2}$")
 
 
 @dataclass(frozen=True)
 class ClusterArgs:
+    """Arguments of `Cluster`.
+
+    Attributes:
+        vpc_id: the VPC the cluster runs in (`Network.vpc_id` or your own). Required.
+        private_subnet_ids: private subnets for the control plane's interfaces and the nodes,
+            in at least two AZs. Required, at least two.
+        public_subnet_ids: public subnets, where public load balancers go; may be empty.
+        kubernetes_version: the EKS Kubernetes version, `1.NN` (default
+            `defaults.KUBERNETES_VERSION`). Refused: anything not of that form.
+        instance_types: EC2 instance types of the managed node group, all x86_64 or all
+            Graviton (default `defaults.NODE_INSTANCE_TYPES`, `t3.large`). Refused: none, or a
+            mix of architectures.
+        node_min_size: nodes at least (default `defaults.NODE_MIN_SIZE`, 1).
+        node_desired_size: nodes to start with (default `defaults.NODE_DESIRED_SIZE`, 2).
+        node_max_size: nodes at most (default `defaults.NODE_MAX_SIZE`, 3). Refused unless
+            0 <= min <= desired <= max.
+        endpoint_public_access: whether the Kubernetes API is also reachable from the internet
+            (default `False`: private endpoint only, reachable from the VPC).
+        public_access_cidrs: the networks (CIDRs) allowed to the public endpoint; used only
+            with `endpoint_public_access`. Refused: none when the endpoint is public (EKS would
+            admit 0.0.0.0/0), an invalid network, or a `/0` range.
+        namespace: the namespace created for liminal workloads, a DNS label (default
+            `defaults.DEFAULT_NAMESPACE`, `liminal`).
+        protect: protect and retain the stateful parts (the cluster and its secrets key) and
+            turn on EKS deletion protection (default `False`; production stacks set it).
+        tags: tags on every AWS resource (default none).
+        cluster_name: the EKS cluster's name (default: the component's name); refused unless
+            it matches `liminal_pulumi.plans.checks.ENVIRONMENT_NAME`.
+    """
+
     vpc_id: pulumi.Input[str]
     private_subnet_ids: Sequence[pulumi.Input[str]]
     public_subnet_ids: Sequence[pulumi.Input[str]]
@@ -54,12 +89,81 @@ def node_ami_type(instance_types: Sequence[str]) -> str:
     return "AL2023_ARM_64_STANDARD" if arm == {True} else "AL2023_x86_64_STANDARD"
 
 
-def kubeconfig_field(kubeconfig_json: str, key: str) -> str:
-    """The endpoint ('server') or CA ('certificate-authority-data') of pulumi-eks's kubeconfig."""
+def validate(name: str, args: ClusterArgs) -> None:
+    """Every problem with `args` in one `ComponentArgumentError`, before any resource."""
+    problems = checks.Problems(f"Cluster {name!r}")
+    if len(args.private_subnet_ids) < 2:
+        problems.add(
+            "private_subnet_ids", f"need at least 2 (two AZs), got {len(args.private_subnet_ids)}"
+        )
+    if not KUBERNETES_VERSION.match(args.kubernetes_version):
+        problems.add("kubernetes_version", f"{args.kubernetes_version!r} is not of the form 1.NN")
+    if not args.instance_types:
+        problems.add("instance_types", "list at least one EC2 instance type")
+    else:
+        try:
+            node_ami_type(args.instance_types)
+        except ValueError as error:
+            problems.add("instance_types", str(error))
+    problems.check(
+        "node_min_size/node_desired_size/node_max_size",
+        checks.ordered_sizes(args.node_min_size, args.node_desired_size, args.node_max_size),
+    )
+    problems.check(
+        "public_access_cidrs",
+        checks.public_endpoint(args.endpoint_public_access, args.public_access_cidrs),
+    )
+    for problem in checks.open_cidrs(args.public_access_cidrs):
+        problems.add("public_access_cidrs", problem)
+    try:
+        if dns_label(args.namespace) != args.namespace:
+            problems.add("namespace", f"{args.namespace!r} is not a Kubernetes DNS label")
+    except ValueError as error:
+        problems.add("namespace", str(error))
+    problems.check("cluster_name", checks.environment_name(args.cluster_name or name))
+    problems.raise_if_any()
+
+
+def kubeconfig_field(kubeconfig_json: str | None, key: str) -> str:
+    """The endpoint ('server') or CA ('certificate-authority-data') of pulumi-eks's kubeconfig;
+    empty when there is none (mocks that echo their inputs report no kubeconfig)."""
+    if not kubeconfig_json:
+        return ""
     return str(json.loads(kubeconfig_json)["clusters"][0]["cluster"][key])
 
 
 class Cluster(pulumi.ComponentResource):
+    """An EKS cluster for liminal workloads (type `liminal:aws:Cluster`).
+
+    Creates, with pulumi-eks, the cluster (private endpoint, optional CIDR-limited public one,
+    access entries (`API` mode), an IAM OIDC provider, Kubernetes secrets encrypted with its own
+    KMS key, every control plane log type), a managed node group on an IMDSv2-only launch
+    template with encrypted disks and its IAM role, the `aws-efs-csi-driver` add-on with an IRSA
+    role, the `metrics-server` add-on, a Kubernetes provider and the workloads' namespace (Pod
+    Security `baseline` enforced, `restricted` warned).
+
+    Raises `ComponentArgumentError` (a `ValueError`) naming every wrong argument before any
+    resource is declared.
+
+    Attributes:
+        connection: everything `Airflow`, `ModelStore` and `Services` need of the cluster.
+        cluster_name: the EKS cluster's name (resolves once the cluster exists).
+        cluster_arn: its ARN.
+        endpoint: the Kubernetes API URL.
+        certificate_authority: the API's CA certificate, base64.
+        oidc_provider_arn: the IAM OIDC provider's ARN (for IRSA roles).
+        oidc_provider_url: the OIDC issuer URL.
+        node_security_group_id: the nodes' security group.
+        cluster_security_group_id: the cluster security group.
+        node_role_arn: the nodes' IAM role.
+        efs_csi_role_arn: the EFS CSI driver's IRSA role.
+        k8s_provider: the Kubernetes provider on this cluster.
+        namespace: the workloads' namespace (resolves once it exists).
+        kubeconfig: the kubeconfig (JSON), a secret.
+        workloads_ready: node group and add-ons that workloads wait for.
+    """
+
+    connection: ClusterConnection
     cluster_name: pulumi.Output[str]
     cluster_arn: pulumi.Output[str]
     endpoint: pulumi.Output[str]
@@ -77,13 +181,9 @@ class Cluster(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
+        validate(name, args)  # before anything is registered
         super().__init__("liminal:aws:Cluster", name, None, opts)
-        if args.endpoint_public_access and not args.public_access_cidrs:
-            raise ValueError(
-                "a public cluster endpoint needs public_access_cidrs (the networks allowed in)"
-            )
         eks_name = args.cluster_name or name
-        node_ami_type(args.instance_types)  # refuse mixed architectures before any resource
         invoke = pulumi.InvokeOutputOptions(parent=self)
         identity = aws.get_caller_identity_output(opts=invoke)
         partition = aws.get_partition_output(opts=invoke)
@@ -158,18 +258,23 @@ class Cluster(pulumi.ComponentResource):
         )
         namespace = k8s.core.v1.Namespace(
             f"{name}-namespace",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=args.namespace,
-                labels={
-                    # Pipeline images are the user's: enforce baseline, warn about restricted.
-                    "pod-security.kubernetes.io/enforce": "baseline",
-                    "pod-security.kubernetes.io/warn": "restricted",
-                    "app.kubernetes.io/managed-by": "liminal",
-                },
-            ),
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=args.namespace, labels=namespace_labels()),
             opts=child(self, provider=self.k8s_provider),
         )
         self.namespace = namespace.metadata.apply(lambda m: str(m.name))
+        self.connection = ClusterConnection(
+            name=self.cluster_name,
+            arn=self.cluster_arn,
+            endpoint=self.endpoint,
+            certificate_authority=self.certificate_authority,
+            cluster_security_group_id=self.cluster_security_group_id,
+            node_security_group_id=self.node_security_group_id,
+            kubeconfig=self.kubeconfig,
+            provider=self.k8s_provider,
+            oidc_provider_arn=self.oidc_provider_arn,
+            oidc_provider_url=self.oidc_provider_url,
+            workloads_ready=tuple(self.workloads_ready),
+        )
 
         self.register_outputs(
             {
@@ -266,7 +371,7 @@ class Cluster(pulumi.ComponentResource):
             f"{name}-efs-csi",
             assume_role_policy=pulumi.Output.all(
                 self.oidc_provider_arn, self.oidc_provider_url
-            ).apply(lambda v: json.dumps(iam_policies.efs_csi_irsa_trust_policy(v[0], v[1]))),
+            ).apply(lambda v: json.dumps(iam_policies.efs_csi_irsa_trust_policy(v[0], v[1] or ""))),
             tags=args.tags,
             opts=child(self),
         )

@@ -13,9 +13,10 @@ import pulumi_kubernetes as k8s
 
 from liminal_pulumi import defaults
 from liminal_pulumi.components._options import child, merged_tags, stateful
+from liminal_pulumi.components.connections import ClusterConnection
 from liminal_pulumi.dsl.model import Volume
-from liminal_pulumi.plans import iam_policies
-from liminal_pulumi.plans.model_store_plan import plan_volumes
+from liminal_pulumi.plans import checks, iam_policies
+from liminal_pulumi.plans.model_store_plan import VolumePlan, dns_label, plan_volumes
 
 EFS_CSI_DRIVER = "efs.csi.aws.com"
 NFS_PORT = 2049
@@ -23,17 +24,101 @@ NFS_PORT = 2049
 
 @dataclass(frozen=True)
 class ModelStoreArgs:
+    """Arguments of `ModelStore`.
+
+    Attributes:
+        vpc_id: the VPC of the file system's security group. Required.
+        private_subnet_ids: subnets that get a mount target (one each; pods mount through the
+            one in their AZ). Required, at least one.
+        node_security_group_id: the nodes' security group, the only one admitted over NFS
+            (TCP 2049). Default `None`: `cluster.node_security_group_id`; refused when neither
+            is given.
+        volumes: the liminal.yml volumes (`Project.volumes().values()`), each getting an access
+            point, a PersistentVolume and a claim (default none). Refused: two volumes on one
+            claim name, or a claim name Kubernetes refuses.
+        namespace: the namespace of the claims (default `defaults.DEFAULT_NAMESPACE`). As a
+            plain string it must be a DNS label; an output (`Cluster.namespace`) makes the claims
+            wait for the namespace.
+        protect: protect and retain the file system and its key (default `False`).
+        tags: tags on every AWS resource (default none).
+        cluster: the cluster the Kubernetes objects go to (`Cluster.connection`); its provider
+            is used and its node security group is the default of `node_security_group_id`.
+            Default `None`: the provider given in `opts`, else the ambient kubeconfig.
+        storage_class_name: the (cluster-wide) StorageClass's name. Default `None`:
+            `<namespace>-efs` for a plain namespace (`liminal-efs`), else
+            `defaults.EFS_STORAGE_CLASS`.
+    """
+
     vpc_id: pulumi.Input[str]
     private_subnet_ids: Sequence[pulumi.Input[str]]
-    node_security_group_id: pulumi.Input[str]
+    node_security_group_id: pulumi.Input[str] | None = None
     volumes: Sequence[Volume] = ()
     namespace: pulumi.Input[str] | str = defaults.DEFAULT_NAMESPACE
     protect: bool = False
     tags: dict[str, str] = field(default_factory=dict)
+    cluster: ClusterConnection | None = None
+    storage_class_name: str | None = None
+
+
+def validate(name: str, args: ModelStoreArgs) -> tuple[VolumePlan, ...]:
+    """The volumes' plans, or every problem with `args` in one `ComponentArgumentError`."""
+    problems = checks.Problems(f"ModelStore {name!r}")
+    if not args.private_subnet_ids:
+        problems.add("private_subnet_ids", "list at least one subnet for a mount target")
+    if args.node_security_group_id is None and args.cluster is None:
+        problems.add(
+            "node_security_group_id", "give it, or the cluster whose nodes mount the store"
+        )
+    namespace = args.namespace if isinstance(args.namespace, str) else None
+    if namespace is not None and not _is_dns_label(namespace):
+        problems.add("namespace", f"{namespace!r} is not a Kubernetes DNS label")
+        namespace = None
+    plans: tuple[VolumePlan, ...] = ()
+    try:
+        plans = plan_volumes(args.volumes, namespace or defaults.DEFAULT_NAMESPACE)
+    except ValueError as error:
+        problems.add("volumes", str(error))
+    problems.raise_if_any()
+    return plans
+
+
+def storage_class_name(args: ModelStoreArgs) -> str:
+    if args.storage_class_name is not None:
+        return args.storage_class_name
+    if isinstance(args.namespace, str):
+        return dns_label(f"{args.namespace}-efs")
+    return defaults.EFS_STORAGE_CLASS
+
+
+def _is_dns_label(text: str) -> bool:
+    try:
+        return dns_label(text) == text
+    except ValueError:
+        return False
 
 
 class ModelStore(pulumi.ComponentResource):
-    """Kubernetes children use the provider given in `opts` (providers=[k8s_provider])."""
+    """The model store: EFS shared by pipelines and services (type `liminal:aws:ModelStore`).
+
+    Creates a KMS key; an encrypted, backed-up EFS file system (elastic throughput) whose policy
+    refuses connections without TLS; a security group admitting NFS from the nodes only; a
+    mount target per subnet; on the cluster a StorageClass (EFS CSI driver, access point per
+    claim for claims made outside liminal.yml); and per liminal.yml volume an access point
+    (its own directory below `defaults.EFS_ROOT_DIRECTORY`, POSIX user
+    `defaults.EFS_POSIX_UID`), a PersistentVolume (TLS in transit) and the claim bound to it.
+
+    Raises `ComponentArgumentError` (a `ValueError`) naming every wrong argument before any
+    resource is declared.
+
+    Attributes:
+        file_system_id: the EFS file system's id.
+        file_system_arn: its ARN.
+        security_group_id: the file system's security group.
+        access_point_ids: volume name -> its access point's id.
+        access_point_id: the first volume's access point id, `None` without volumes.
+        storage_class_name: the StorageClass's name.
+        claim_names: volume name -> PersistentVolumeClaim name.
+    """
 
     file_system_id: pulumi.Output[str]
     file_system_arn: pulumi.Output[str]
@@ -46,9 +131,12 @@ class ModelStore(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: ModelStoreArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
+        plans = validate(name, args)  # before anything is registered
         super().__init__("liminal:aws:ModelStore", name, None, opts)
-        namespace = args.namespace if isinstance(args.namespace, str) else None
-        plans = plan_volumes(args.volumes, namespace or defaults.DEFAULT_NAMESPACE)
+        node_security_group_id = args.node_security_group_id
+        if node_security_group_id is None and args.cluster is not None:
+            node_security_group_id = args.cluster.node_security_group_id
+        provider = args.cluster.provider if args.cluster is not None else None
 
         key = aws.kms.Key(
             f"{name}-efs",
@@ -92,7 +180,7 @@ class ModelStore(pulumi.ComponentResource):
         aws.vpc.SecurityGroupIngressRule(
             f"{name}-nfs-from-nodes",
             security_group_id=security_group.id,
-            referenced_security_group_id=args.node_security_group_id,
+            referenced_security_group_id=node_security_group_id,
             ip_protocol="tcp",
             from_port=NFS_PORT,
             to_port=NFS_PORT,
@@ -112,7 +200,7 @@ class ModelStore(pulumi.ComponentResource):
 
         storage_class = k8s.storage.v1.StorageClass(
             f"{name}-storage-class",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=defaults.EFS_STORAGE_CLASS),
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=storage_class_name(args)),
             provisioner=EFS_CSI_DRIVER,
             reclaim_policy="Retain",
             volume_binding_mode="Immediate",
@@ -125,7 +213,7 @@ class ModelStore(pulumi.ComponentResource):
                 "uid": str(defaults.EFS_POSIX_UID),
                 "gid": str(defaults.EFS_POSIX_GID),
             },
-            opts=child(self),
+            opts=child(self, provider=provider),
         )
 
         self.access_point_ids = {}
@@ -169,7 +257,7 @@ class ModelStore(pulumi.ComponentResource):
                     ),
                 ),
                 # Pods can only mount once a mount target exists in their subnet.
-                opts=child(self, depends_on=mount_targets),
+                opts=child(self, depends_on=mount_targets, provider=provider),
             )
             k8s.core.v1.PersistentVolumeClaim(
                 f"{name}-{plan.volume}-pvc",
@@ -186,7 +274,7 @@ class ModelStore(pulumi.ComponentResource):
                         requests={"storage": defaults.EFS_VOLUME_CAPACITY}
                     ),
                 ),
-                opts=child(self),
+                opts=child(self, provider=provider),
             )
             self.access_point_ids[plan.volume] = access_point.id
             self.claim_names[plan.volume] = plan.claim_name

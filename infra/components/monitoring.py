@@ -26,48 +26,84 @@ import pulumi_kubernetes as k8s
 
 from liminal_pulumi import defaults
 from liminal_pulumi.components._options import child
+from liminal_pulumi.components.connections import ClusterConnection
+from liminal_pulumi.plans import checks
 from liminal_pulumi.plans import monitoring_plan as plan
 
 
 @dataclass(frozen=True)
 class MonitoringArgs:
-    """What the Monitoring component needs.
+    """Arguments of `Monitoring`.
 
-    - `services`: the monitored services (`monitoring_plan.monitored_services(project)`); at
-      least one.
-    - `environment_name`: prefix of every physical name (alarms, dashboards, topic, workspace
-      alias), e.g. `liminal-prod`.
-    - `cluster_name`, `cluster_arn`: the EKS cluster the scraper reads (its endpoint must allow
-      private access, which the Cluster component always does).
-    - `oidc_provider_arn`, `oidc_provider_url`: the cluster's IRSA provider, trusted by the
-      drift task's role.
-    - `subnet_ids`: private subnets for the scraper's network interfaces, at least two, in two
-      Availability Zones (AMP's CreateScraper requirement).
-    - `security_group_ids`: the scraper's interfaces' security groups: the nodes' group, which
-      admits its own members to the pods' ports and to the cluster API (AMP's user guide: use
-      the cluster's security group).
-    - `namespace`: the Kubernetes namespace the services and the drift task run in.
-    - `region`: the stack's AWS region (dashboard links, Alertmanager's SigV4 region).
-    - `tags`: tags of every AWS resource.
+    Attributes:
+        services: the monitored services (`monitoring_plan.monitored_services(project)`);
+            required, at least one.
+        environment_name: prefix of every physical name (alarms, dashboards, topic, workspace
+            alias), e.g. `liminal-prod`. Required.
+        cluster: the EKS cluster (`Cluster.connection`, or one built for an existing cluster).
+            The scraper reads its `name`/`arn` (the endpoint must allow private access, which
+            the Cluster component always does); its network interfaces join the nodes' security
+            group (`node_security_group_id`), which admits its own members to the pods' ports
+            and to the cluster API (AMP user guide, managed collectors); the drift task's role
+            trusts its IRSA provider (`oidc_provider_arn` and `oidc_provider_url`, refused when
+            missing while a drift check publishes metrics to CloudWatch). Required.
+        subnet_ids: private subnets for the scraper's network interfaces; refused: fewer than
+            two (AMP's CreateScraper needs two, in two Availability Zones). Required.
+        namespace: the Kubernetes namespace the services and the drift task run in; default
+            `defaults.DEFAULT_NAMESPACE`.
+        region: the stack's AWS region (dashboard links, Alertmanager's SigV4 region); default
+            `defaults.STACK_REGION`.
+        tags: tags of every AWS resource; default none.
     """
 
     services: tuple[plan.MonitoredService, ...]
     environment_name: str
-    cluster_name: pulumi.Input[str]
-    cluster_arn: pulumi.Input[str]
-    oidc_provider_arn: pulumi.Input[str]
-    oidc_provider_url: pulumi.Input[str]
+    cluster: ClusterConnection
     subnet_ids: Sequence[pulumi.Input[str]]
-    security_group_ids: Sequence[pulumi.Input[str]]
     namespace: str = defaults.DEFAULT_NAMESPACE
     region: str = defaults.STACK_REGION
     tags: dict[str, str] = field(default_factory=dict)
 
 
+def validate(name: str, args: MonitoringArgs) -> None:
+    """Every problem with `args` at once, in one `ComponentArgumentError`."""
+    problems = checks.Problems(f"Monitoring {name!r}")
+    if not args.services:
+        problems.add("services", "list at least one monitored service")
+    if len(args.subnet_ids) < 2:
+        problems.add("subnet_ids", "the scraper needs at least two subnets, in two AZs")
+    needs_irsa = bool(plan.drift_metrics_namespaces(args.services))
+    if needs_irsa and (
+        args.cluster.oidc_provider_arn is None or args.cluster.oidc_provider_url is None
+    ):
+        problems.add(
+            "cluster", "give its OIDC provider: a drift check publishes metrics (an IRSA role)"
+        )
+    problems.raise_if_any()
+
+
 class Monitoring(pulumi.ComponentResource):
-    """Outputs: `topic_arn` (the alert topic), `workspace_id` / `workspace_arn` (AMP),
-    `dashboard_urls` (service name -> console URL of its dashboard), `drift_role_arn` and
-    `drift_service_account` (what the drift task's pod runs as; None without drift checks)."""
+    """The monitored services' metrics, alerts and dashboards (type `liminal:aws:Monitoring`).
+
+    Creates an Amazon Managed Service for Prometheus workspace and its managed scraper (reading
+    the monitored services' pods' `/metrics`, with an EKS access entry and a namespaced Role to
+    list pods), a KMS-encrypted SNS topic with the declared e-mail and HTTPS subscriptions, and
+    per monitored service its alert rules (error rate, p99 latency) routed by AMP's
+    Alertmanager to the topic, CloudWatch alarms (drift share, pipeline failure) and a
+    CloudWatch dashboard; plus the drift task's IRSA role and service account when a drift
+    check publishes to CloudWatch (`liminal_pulumi.plans.monitoring_plan`).
+
+    Raises `ComponentArgumentError` (a `ValueError`) naming every wrong argument before any
+    resource is declared.
+
+    Attributes:
+        topic_arn: the environment's alert topic.
+        workspace_id: the AMP workspace's id.
+        workspace_arn: the AMP workspace's ARN.
+        dashboard_urls: service name -> the console URL of its CloudWatch dashboard.
+        drift_role_arn: the drift task's IRSA role, or None without drift metrics.
+        drift_service_account: the service account the drift task's pods run as, or None.
+    """
 
     topic_arn: pulumi.Output[str]
     workspace_id: pulumi.Output[str]
@@ -79,9 +115,8 @@ class Monitoring(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        if not args.services:
-            raise ValueError("Monitoring needs at least one monitored service")
-        super().__init__("liminal:index:Monitoring", name, None, opts)
+        validate(name, args)  # before anything is registered
+        super().__init__("liminal:aws:Monitoring", name, None, opts)
         invoke = pulumi.InvokeOutputOptions(parent=self)
         identity = aws.get_caller_identity_output(opts=invoke)
         partition = aws.get_partition_output(opts=invoke)
@@ -173,9 +208,9 @@ class Monitoring(pulumi.ComponentResource):
             alias=f"{args.environment_name}-services",
             source=aws.amp.ScraperSourceArgs(
                 eks=aws.amp.ScraperSourceEksArgs(
-                    cluster_arn=args.cluster_arn,
+                    cluster_arn=args.cluster.arn,
                     subnet_ids=list(args.subnet_ids),
-                    security_group_ids=list(args.security_group_ids),
+                    security_group_ids=[args.cluster.node_security_group_id],
                 )
             ),
             destination=aws.amp.ScraperDestinationArgs(
@@ -189,8 +224,11 @@ class Monitoring(pulumi.ComponentResource):
         # a Role in the liminal namespace only (list and watch pods), bound to that user.
         aws.eks.AccessEntry(
             f"{name}-scraper",
-            cluster_name=args.cluster_name,
-            principal_arn=scraper.role_arn.apply(plan.scraper_access_principal),
+            cluster_name=args.cluster.name,
+            # unknown (None) in a preview or under echo mocks: passed on as is
+            principal_arn=scraper.role_arn.apply(
+                lambda arn: plan.scraper_access_principal(arn) if arn else arn
+            ),
             user_name=defaults.SCRAPER_KUBERNETES_USER,
             tags=args.tags,
             opts=child(self),
@@ -287,7 +325,7 @@ class Monitoring(pulumi.ComponentResource):
             f"{name}-drift",
             description=f"The drift task's pods in {args.environment_name} (IRSA)",
             assume_role_policy=pulumi.Output.all(
-                args.oidc_provider_arn, args.oidc_provider_url
+                args.cluster.oidc_provider_arn, args.cluster.oidc_provider_url
             ).apply(
                 lambda v: plan.to_json(
                     plan.drift_irsa_trust_policy(v[0], v[1], args.namespace, account)

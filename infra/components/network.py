@@ -2,20 +2,41 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from dataclasses import dataclass, field
+from functools import partial
 
 import pulumi
 import pulumi_aws as aws
 
 from liminal_pulumi import defaults
 from liminal_pulumi.components._options import child, merged_tags
+from liminal_pulumi.components.connections import ExistingNetwork
 from liminal_pulumi.plans import iam_policies
-from liminal_pulumi.plans.network_plan import plan_network
+from liminal_pulumi.plans.checks import Problems
+from liminal_pulumi.plans.network_plan import MAX_AZ_COUNT, MIN_AZ_COUNT, NetworkPlan, plan_network
 
 
 @dataclass(frozen=True)
 class NetworkArgs:
+    """Arguments of `Network`; every one has a default.
+
+    Attributes:
+        cidr: the VPC's IPv4 range, `/16` to `/20` for room (default `defaults.VPC_CIDR`,
+            10.0.0.0/16). The first half holds the private subnets, the second the public ones
+            (`liminal_pulumi.plans.network_plan`). Refused: an invalid network, or one too small
+            for the subnets.
+        az_count: availability zones to spread over, 2 to 6 (default `defaults.AZ_COUNT`, 2):
+            one private and one public subnet in each. EKS and MWAA both need two AZs.
+        nat_strategy: `single` (one NAT gateway for every private subnet, cheaper) or `per_az`
+            (one per AZ: an AZ outage leaves the others' egress up); default
+            `defaults.NAT_STRATEGY`, `single`. Allowed values: `defaults.NAT_STRATEGIES`.
+        flow_log_retention_days: days the VPC flow logs are kept (default
+            `defaults.FLOW_LOG_RETENTION_DAYS`, 90); a value CloudWatch Logs accepts.
+        tags: tags on every resource (default none).
+    """
+
     cidr: str = defaults.VPC_CIDR
     az_count: int = defaults.AZ_COUNT
     nat_strategy: str = defaults.NAT_STRATEGY  # 'single' | 'per_az'
@@ -24,6 +45,24 @@ class NetworkArgs:
 
 
 class Network(pulumi.ComponentResource):
+    """A VPC for the platform (type `liminal:aws:Network`).
+
+    Creates the VPC (DNS on), its default security group stripped of every rule, an internet
+    gateway, per AZ a public and a private subnet (no public IPs on launch; tagged for internal
+    and public load balancers), NAT gateways as `nat_strategy` says with their elastic IPs, route
+    tables, and VPC flow logs (all traffic) into a KMS-encrypted log group.
+
+    Raises `ComponentArgumentError` (a `ValueError`) naming every wrong argument before any
+    resource is declared.
+
+    Attributes:
+        vpc_id: the VPC's id.
+        public_subnet_ids: the public subnets' ids, one per AZ, in AZ order.
+        private_subnet_ids: the private subnets' ids, one per AZ, in AZ order.
+        nat_gateway_ids: the NAT gateways' ids.
+        flow_log_group_name: the CloudWatch log group of the flow logs.
+    """
+
     vpc_id: pulumi.Output[str]
     public_subnet_ids: list[pulumi.Output[str]]
     private_subnet_ids: list[pulumi.Output[str]]
@@ -33,8 +72,8 @@ class Network(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
+        plan = _checked_plan(name, args)  # before anything is registered
         super().__init__("liminal:aws:Network", name, None, opts)
-        plan = plan_network(args.cidr, args.az_count, args.nat_strategy)
         tags = args.tags
         zones = aws.get_availability_zones_output(
             state="available", opts=pulumi.InvokeOutputOptions(parent=self)
@@ -77,7 +116,7 @@ class Network(pulumi.ComponentResource):
         public_subnets: list[aws.ec2.Subnet] = []
         private_subnets: list[aws.ec2.Subnet] = []
         for pair in plan.subnets:
-            zone = zones.names[pair.az_index]
+            zone = zones.names.apply(partial(_zone, pair.az_index))
             public = aws.ec2.Subnet(
                 f"{name}-public-{pair.az_index}",
                 vpc_id=vpc.id,
@@ -165,6 +204,14 @@ class Network(pulumi.ComponentResource):
             }
         )
 
+    def as_existing(self) -> ExistingNetwork:
+        """This VPC and its subnets, as `LiminalPlatform` and the other components take them."""
+        return ExistingNetwork(
+            vpc_id=self.vpc_id,
+            private_subnet_ids=tuple(self.private_subnet_ids),
+            public_subnet_ids=tuple(self.public_subnet_ids),
+        )
+
     def _flow_logs(
         self, name: str, args: NetworkArgs, vpc_id: pulumi.Output[str]
     ) -> aws.cloudwatch.LogGroup:
@@ -219,3 +266,32 @@ class Network(pulumi.ComponentResource):
             opts=child(self),
         )
         return log_group
+
+
+def _checked_plan(name: str, args: NetworkArgs) -> NetworkPlan:
+    """The subnet layout, or every problem with the arguments at once."""
+    problems = Problems(f"Network {name!r}")
+    problems.one_of("nat_strategy", args.nat_strategy, defaults.NAT_STRATEGIES)
+    if not MIN_AZ_COUNT <= args.az_count <= MAX_AZ_COUNT:
+        problems.add(
+            "az_count", f"{args.az_count} is out of range {MIN_AZ_COUNT} to {MAX_AZ_COUNT}"
+        )
+    if args.flow_log_retention_days < 1:
+        problems.add("flow_log_retention_days", f"{args.flow_log_retention_days} is not positive")
+    try:
+        ipaddress.IPv4Network(args.cidr, strict=True)
+    except ValueError as error:
+        problems.add("cidr", f"{args.cidr!r} is not an IPv4 network: {error}")
+    problems.raise_if_any()
+    try:
+        return plan_network(args.cidr, args.az_count, args.nat_strategy)
+    except ValueError as error:  # the layout's own reason: an invalid or too small range
+        problems.add("cidr", str(error))
+        problems.raise_if_any()
+        raise
+
+
+def _zone(index: int, names: list[str] | None) -> str | None:
+    """The AZ of subnet `index`; `None` (AWS picks) when the lookup returned no names, as
+    mocks that echo their arguments do."""
+    return names[index] if names and index < len(names) else None

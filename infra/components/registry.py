@@ -8,6 +8,7 @@ layers), so that it never depends on the source's repositories or their lifecycl
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,29 +19,79 @@ import pulumi_docker_build as docker_build
 
 from liminal_pulumi import defaults
 from liminal_pulumi.build.tags import image_tag_for
-from liminal_pulumi.plans import registry_plan
+from liminal_pulumi.plans import checks, registry_plan
+
+# ECR repository names: lower-case letters, digits, `._-/` (ECR API reference, CreateRepository).
+REPOSITORY_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*")
 
 
 @dataclass(frozen=True)
 class RegistryArgs:
-    # liminal.yml image tags, in a stable order
+    """Arguments of `Registry`.
+
+    Attributes:
+        images: the liminal.yml image tags, in a stable order (`sorted(Project.images())`).
+            Required.
+        build_contexts: image tag -> its build context folder
+            (`liminal_pulumi.build.images.write_build_context`); needed for every image unless
+            `promoted_refs` is given (default none). Refused: an image without a context.
+        promoted_refs: image tag -> the digest-pinned reference of another stack's image, copied
+            into this registry instead of building (default `None`: build here). Refused: an
+            image without a reference.
+        repository_prefix: the ECR repositories' prefix, `<prefix>/<image>` (default
+            `liminal`; the platform passes its environment name). Refused: empty.
+        protect: protect and retain the repositories and their key (default `False`); an
+            unprotected repository is deleted with its images.
+        tags: tags on every AWS resource (default none).
+    """
+
     images: tuple[str, ...]
-    # image tag -> build context folder (written by liminal_pulumi.build.images.write_build_context)
     build_contexts: Mapping[str, Path] = field(default_factory=dict)
-    # image tag -> digest-pinned reference from the stack promoted from; None: build here
     promoted_refs: Mapping[str, pulumi.Input[str]] | None = None
     repository_prefix: str = "liminal"
     protect: bool = False
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
+def validate(name: str, args: RegistryArgs) -> None:
+    """Every problem with `args` in one `ComponentArgumentError`, before any resource."""
+    problems = checks.Problems(f"Registry {name!r}")
+    if not REPOSITORY_PREFIX.fullmatch(args.repository_prefix):
+        problems.add("repository_prefix", f"{args.repository_prefix!r} is not a usable ECR prefix")
+    for image in args.images:
+        if args.promoted_refs is not None:
+            if image not in args.promoted_refs:
+                problems.add("promoted_refs", f"no reference for image {image!r}")
+        elif image not in args.build_contexts:
+            problems.add("build_contexts", f"image {image!r} has no build context")
+    problems.raise_if_any()
+
+
 class Registry(pulumi.ComponentResource):
+    """An ECR repository per liminal.yml image, and the image in it (type `liminal:aws:Registry`).
+
+    Creates a KMS key; per image an ECR repository (immutable tags, scan on push, KMS) with a
+    lifecycle policy (untagged images expire after `defaults.ECR_UNTAGGED_EXPIRY_DAYS` days,
+    the newest `defaults.ECR_KEEP_TAGGED_IMAGES` tagged are kept); and either the image built
+    from its context and pushed (docker-build, tagged by content hash, `linux/amd64`) or, with
+    `promoted_refs`, the other stack's image copied by digest.
+
+    Raises `ComponentArgumentError` (a `ValueError`) naming every wrong argument before any
+    resource is declared.
+
+    Attributes:
+        repository_urls: image tag -> its repository's URL.
+        image_refs: image tag -> the pushed image's reference (`<repo>:<tag>@<digest>`).
+        key: the repositories' KMS key.
+    """
+
     repository_urls: dict[str, pulumi.Output[str]]
     image_refs: dict[str, pulumi.Output[str]]
 
     def __init__(
         self, name: str, args: RegistryArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
+        validate(name, args)  # before anything is registered
         super().__init__("liminal:aws:Registry", name, None, opts)
         stateful = pulumi.ResourceOptions(
             parent=self, protect=args.protect, retain_on_delete=args.protect
@@ -128,7 +179,8 @@ class Registry(pulumi.ComponentResource):
         context = args.build_contexts.get(image)
         if context is None:
             raise ValueError(f"image {image!r} has no build context")
-        tagged = pulumi.Output.concat(repository.repository_url, ":", image_tag_for(context))
+        tag = image_tag_for(context)
+        tagged = repository.repository_url.apply(lambda url: f"{url}:{tag}")
         built = docker_build.Image(
             f"{name}-{slug}-image",
             context={"location": str(context)},

@@ -13,30 +13,78 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from liminal_pulumi import defaults
+from liminal_pulumi.components.connections import ClusterConnection
 from liminal_pulumi.dsl.model import Service
-from liminal_pulumi.plans import service_plan
+from liminal_pulumi.plans import checks, service_plan
 
 
 @dataclass(frozen=True)
 class ServicesArgs:
+    """Arguments of `Services`.
+
+    Attributes:
+        services: the liminal.yml services to run (`Project.services()`). Required.
+        image_refs: liminal.yml image tag -> the reference to pull (ECR, digest-pinned once
+            pushed; `Registry.image_refs`). Required; refused: a service whose image is missing.
+        claims: liminal.yml volume name -> PersistentVolumeClaim name (`ModelStore.claim_names`);
+            a volume not listed is mounted from the claim of its own name. Required.
+        namespace: the namespace the objects go to (`Cluster.namespace`). Required.
+        exposure: how each service is reached, one of `defaults.SERVICE_EXPOSURES`:
+            `cluster_ip` (inside the cluster only), `internal_load_balancer` (an internal NLB in
+            the VPC) or `public_load_balancer` (an internet-facing NLB); default
+            `defaults.SERVICE_EXPOSURE`, `cluster_ip`.
+        commands: service name -> the serving entry point
+            (`liminal_pulumi.build.images.server_command`); a service not listed runs its
+            image's own command (default none).
+        cluster: the cluster to apply the objects to (`Cluster.connection`); its Kubernetes
+            provider is used. Default `None`: the provider given in `opts`
+            (`providers=[...]`), else the ambient kubeconfig.
+    """
+
     services: tuple[Service, ...]
-    # image tag in liminal.yml -> reference to pull (ECR, digest-pinned once pushed)
     image_refs: Mapping[str, pulumi.Input[str]]
-    # volume name in liminal.yml -> PersistentVolumeClaim name
     claims: Mapping[str, pulumi.Input[str]]
     namespace: pulumi.Input[str]
-    exposure: str = "cluster_ip"
-    # service name -> the serving entry point (liminal_pulumi.build.images.server_command); a
-    # service not listed runs its image's own command
+    exposure: str = defaults.SERVICE_EXPOSURE
     commands: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    cluster: ClusterConnection | None = None
+
+
+def validate(name: str, args: ServicesArgs) -> None:
+    """Every problem with `args` in one `ComponentArgumentError`, before any resource."""
+    problems = checks.Problems(f"Services {name!r}")
+    problems.one_of("exposure", args.exposure, defaults.SERVICE_EXPOSURES)
+    for service in args.services:
+        if service.image not in args.image_refs:
+            problems.add(
+                "image_refs", f"no reference for image {service.image!r} of {service.service!r}"
+            )
+    problems.raise_if_any()
 
 
 class Services(pulumi.ComponentResource):
+    """Each liminal.yml service on Kubernetes (type `liminal:aws:Services`).
+
+    Creates per service a Deployment (hardened pod: non-root, read-only root file system, no
+    capabilities, the model store mounted read-only, readiness and liveness probes), a Service
+    exposed as `exposure` says, a PodDisruptionBudget and a HorizontalPodAutoscaler on CPU
+    (`liminal_pulumi.plans.service_plan`).
+
+    Raises `ComponentArgumentError` (a `ValueError`) naming every wrong argument before any
+    resource is declared.
+
+    Attributes:
+        endpoints: service name -> its URL: in-cluster DNS for `cluster_ip`, the load
+            balancer's once it has one.
+    """
+
     endpoints: dict[str, pulumi.Output[str]]
 
     def __init__(
         self, name: str, args: ServicesArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
+        validate(name, args)  # before anything is registered
         super().__init__("liminal:aws:Services", name, None, opts)
         self.endpoints = {}
         for service in args.services:
@@ -45,7 +93,8 @@ class Services(pulumi.ComponentResource):
 
     def _service(self, name: str, service: Service, args: ServicesArgs) -> pulumi.Output[str]:
         slug = service_plan.k8s_name(service.service)
-        child = pulumi.ResourceOptions(parent=self)
+        provider = args.cluster.provider if args.cluster is not None else None
+        child = pulumi.ResourceOptions(parent=self, provider=provider)
         # The plans take plain values; outputs (image, claims, namespace) nest inside the dicts,
         # so a preview still shows every known field.
         image = args.image_refs[service.image]

@@ -30,7 +30,6 @@ from typing import Any
 import yaml
 
 from liminal_pulumi import defaults
-from liminal_pulumi.airflow.job_metrics import CLOUDWATCH
 from liminal_pulumi.dsl.model import Alerts, Monitoring, Project
 from liminal_pulumi.plans import iam_policies
 from liminal_pulumi.plans.service_plan import k8s_name
@@ -94,7 +93,7 @@ class MonitoredService:
 
 def metrics_namespace(namespace: str | None, backends: Sequence[str]) -> str | None:
     """The CloudWatch namespace job metrics go to (job_metrics.put_metrics), or None."""
-    return (namespace or defaults.DAG_TAG) if CLOUDWATCH in backends else None
+    return (namespace or defaults.DAG_TAG) if defaults.CLOUDWATCH_BACKEND in backends else None
 
 
 def monitored_services(project: Project) -> tuple[MonitoredService, ...]:

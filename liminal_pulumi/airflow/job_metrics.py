@@ -29,7 +29,7 @@ from airflow.exceptions import AirflowException
 
 log = logging.getLogger(__name__)
 
-CLOUDWATCH = "cloudwatch"
+CLOUDWATCH = defaults.CLOUDWATCH_BACKEND
 FAILED_STATES = frozenset({"failed", "upstream_failed"})
 
 

@@ -1,14 +1,18 @@
 import base64
+import itertools
 import json
 
 import pulumi
+import pulumi_kubernetes as k8s
 import pytest
 import yaml
 
 from liminal_pulumi.airflow.deployment import FACTS_FILE_NAME, DeploymentFacts
 from liminal_pulumi.components.airflow import Airflow, AirflowArgs
 from liminal_pulumi.components.cluster import Cluster, ClusterArgs
+from liminal_pulumi.components.connections import ClusterConnection
 from liminal_pulumi.components.network import Network, NetworkArgs
+from liminal_pulumi.plans.checks import ComponentArgumentError
 from liminal_pulumi.plans.mwaa_requirements import requirements_txt
 from liminal_pulumi.testing import depends_on_transitively, resolve, run
 
@@ -46,11 +50,7 @@ def platform(pulumi_mocks, tmp_path_factory):
                     environment_name=f"{name}-env",
                     vpc_id=network.vpc_id,
                     private_subnet_ids=network.private_subnet_ids[:2],
-                    cluster_name=cluster.cluster_name,
-                    cluster_arn=cluster.cluster_arn,
-                    cluster_endpoint=cluster.endpoint,
-                    cluster_certificate_authority=cluster.certificate_authority,
-                    cluster_security_group_id=cluster.cluster_security_group_id,
+                    cluster=cluster.connection,
                     region="eu-west-1",
                     namespace="liminal",
                     airflow_version=version,
@@ -316,29 +316,56 @@ def test_stateful_resources_are_protected_only_in_protected_stacks(pulumi_mocks,
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"private_subnet_ids": ["a", "b", "c"]}, "exactly 2 private subnets"),
-        ({"webserver_access_mode": "OPEN"}, "webserver access mode 'OPEN'"),
-        ({"min_workers": 3, "max_workers": 2}, "min \\(3\\) <= max \\(2\\)"),
-        ({"airflow_version": "1.10.12"}, "'1.10.12' is not offered"),
-        ({"environment_class": "mw1.huge"}, "environment class 'mw1.huge'"),
-        ({"dag_files": {"../escape.py": b""}}, "relative to the dags folder"),
+        ({"private_subnet_ids": ["a", "b", "c"]}, "private_subnet_ids: .*exactly 2"),
+        ({"webserver_access_mode": "OPEN"}, "webserver_access_mode: 'OPEN' is not allowed"),
+        ({"min_workers": 3, "max_workers": 2}, "min_workers/max_workers: .*min \\(3\\)"),
+        ({"airflow_version": "1.10.12"}, "airflow_version: '1.10.12' is not allowed"),
+        ({"environment_class": "mw1.huge"}, "environment_class: 'mw1.huge' is not allowed"),
+        ({"dag_files": {"../escape.py": b""}}, "dag_files: .*relative to the dags folder"),
+        ({"environment_name": "bad_name!"}, "environment_name: 'bad_name!' must start"),
     ],
 )
 def test_bad_settings_are_refused_with_the_setting_named(pulumi_mocks, change, message):
-    # The component registers before its checks: one name per case (URNs are unique per stack).
-    name = "afbad" + "".join(c for c in message if c.isalnum())[:16]
-    settings = {
-        "environment_name": name,
-        "vpc_id": "vpc-1",
-        "private_subnet_ids": ["a", "b"],
-        "cluster_name": "c",
-        "cluster_arn": "arn:aws:eks:eu-west-1:1:cluster/c",
-        "cluster_endpoint": "https://c",
-        "cluster_certificate_authority": "Q0E=",
-        "cluster_security_group_id": "sg-1",
-        "region": "eu-west-1",
-        **change,
-    }
-    with pytest.raises(ValueError, match=message):
-        run(lambda: Airflow(name, AirflowArgs(**settings)))
-    assert pulumi_mocks.under(f"{name}-") == []
+    with pytest.raises(ComponentArgumentError, match=message):
+        run(lambda: Airflow("afbad", AirflowArgs(**_bad_settings(change))))
+    assert pulumi_mocks.under("afbad-") == []
+
+
+_PROVIDERS = itertools.count()
+
+
+def _bad_settings(change):
+    def program():
+        provider = k8s.Provider(f"k8s-for-bad-airflow-{next(_PROVIDERS)}", kubeconfig="{}")
+        return {
+            "environment_name": "afbad",
+            "vpc_id": "vpc-1",
+            "private_subnet_ids": ["a", "b"],
+            "cluster": ClusterConnection(
+                name="c",
+                arn="arn:aws:eks:eu-west-1:1:cluster/c",
+                endpoint="https://c",
+                certificate_authority="Q0E=",
+                cluster_security_group_id="sg-1",
+                node_security_group_id="sg-2",
+                kubeconfig="{}",
+                provider=provider,
+            ),
+            "region": "eu-west-1",
+            **change,
+        }
+
+    return run(program)
+
+
+def test_every_problem_is_reported_at_once(pulumi_mocks):
+    change = {"webserver_access_mode": "OPEN", "environment_class": "mw1.huge", "min_workers": 0}
+    with pytest.raises(ComponentArgumentError) as caught:
+        run(lambda: Airflow("afmany", AirflowArgs(**_bad_settings(change))))
+    assert [p.split(":")[0] for p in caught.value.problems] == [
+        "webserver_access_mode",
+        "environment_class",
+        "min_workers/max_workers",
+    ]
+    assert "Airflow 'afmany'" in str(caught.value)
+    assert pulumi_mocks.under("afmany-") == []

@@ -6,15 +6,18 @@ from __future__ import annotations
 import json
 
 import pulumi
+import pulumi_kubernetes as k8s
 import pytest
 import yaml
 from monitoring_project import write_project
 
 from liminal_pulumi import defaults
 from liminal_pulumi.components.cluster import Cluster, ClusterArgs
+from liminal_pulumi.components.connections import ClusterConnection
 from liminal_pulumi.components.monitoring import Monitoring, MonitoringArgs
 from liminal_pulumi.components.network import Network, NetworkArgs
 from liminal_pulumi.plans import monitoring_plan
+from liminal_pulumi.plans.checks import ComponentArgumentError
 from liminal_pulumi.testing import resolve, run
 
 NAME = "mon"
@@ -40,12 +43,8 @@ def monitoring(pulumi_mocks, tmp_path_factory):
             MonitoringArgs(
                 services=services,
                 environment_name="liminal-test",
-                cluster_name=cluster.cluster_name,
-                cluster_arn=cluster.cluster_arn,
-                oidc_provider_arn=cluster.oidc_provider_arn,
-                oidc_provider_url=cluster.oidc_provider_url,
+                cluster=cluster.connection,
                 subnet_ids=network.private_subnet_ids,
-                security_group_ids=[cluster.node_security_group_id],
                 region="us-east-1",
                 tags={"Stack": "test"},
             ),
@@ -61,7 +60,7 @@ def mine(pulumi_mocks, type_token):
 
 
 def test_component_token_and_children(pulumi_mocks, monitoring):
-    (component,) = pulumi_mocks.of_type("liminal:index:Monitoring", NAME)
+    (component,) = pulumi_mocks.of_type("liminal:aws:Monitoring", NAME)
     children = [r for r in pulumi_mocks.registrations() if r.parent == component.urn]
     assert len(children) >= 10
     assert all(r.name.startswith(NAME + "-") for r in children)
@@ -176,18 +175,65 @@ def test_drift_task_identity_is_least_privilege(pulumi_mocks, monitoring):
     assert monitoring["component"].drift_service_account == defaults.DRIFT_SERVICE_ACCOUNT
 
 
-def test_no_monitored_service_is_refused():
-    with pytest.raises(ValueError, match="at least one"):
-        Monitoring(
-            "empty",
-            MonitoringArgs(
-                services=(),
-                environment_name="x",
-                cluster_name="c",
-                cluster_arn="arn",
-                oidc_provider_arn="arn",
-                oidc_provider_url="https://o",
-                subnet_ids=["a", "b"],
-                security_group_ids=["sg"],
-            ),
+def test_bad_arguments_are_refused_together_before_any_resource(pulumi_mocks):
+    def program():
+        provider = k8s.Provider("k8s-for-bad-monitoring", kubeconfig="{}")
+        connection = ClusterConnection(
+            name="c",
+            arn="arn:aws:eks:us-east-1:123456789012:cluster/c",
+            endpoint="https://c",
+            certificate_authority="Q0E=",
+            cluster_security_group_id="sg-1",
+            node_security_group_id="sg-2",
+            kubeconfig="{}",
+            provider=provider,
         )
+        before = len(pulumi_mocks.registrations())
+        with pytest.raises(ComponentArgumentError) as raised:
+            Monitoring(
+                "empty",
+                MonitoringArgs(
+                    services=(), environment_name="x", cluster=connection, subnet_ids=["a"]
+                ),
+            )
+        return {
+            "problems": raised.value.problems,
+            "added": len(pulumi_mocks.registrations()) - before,
+        }
+
+    result = run(program)
+    assert [p.split(":")[0] for p in result["problems"]] == ["services", "subnet_ids"]
+    assert result["added"] == 0
+
+
+def test_a_drift_check_publishing_metrics_needs_the_cluster_oidc_provider(pulumi_mocks, tmp_path):
+    services = monitoring_plan.monitored_services(write_project(tmp_path))
+    assert monitoring_plan.drift_metrics_namespaces(services)  # the IRSA role is needed
+
+    def program():
+        provider = k8s.Provider("k8s-for-oidc-less-monitoring", kubeconfig="{}")
+        connection = ClusterConnection(
+            name="c",
+            arn="arn:aws:eks:us-east-1:123456789012:cluster/c",
+            endpoint="https://c",
+            certificate_authority="Q0E=",
+            cluster_security_group_id="sg-1",
+            node_security_group_id="sg-2",
+            kubeconfig="{}",
+            provider=provider,
+        )
+        with pytest.raises(ComponentArgumentError) as raised:
+            Monitoring(
+                "no-oidc",
+                MonitoringArgs(
+                    services=services,
+                    environment_name="x",
+                    cluster=connection,
+                    subnet_ids=["a", "b"],
+                ),
+            )
+        return raised.value.problems
+
+    problems = run(program)
+    assert [p.split(":")[0] for p in problems] == ["cluster"]
+    assert "OIDC" in problems[0]

@@ -4,6 +4,7 @@ import json
 import pytest
 
 from liminal_pulumi.components.network import Network, NetworkArgs
+from liminal_pulumi.plans.checks import ComponentArgumentError
 from liminal_pulumi.testing import resolve, run
 
 TAGS = {"liminal:stack": "test"}
@@ -113,6 +114,21 @@ def test_flow_logs_capture_all_traffic_into_an_encrypted_log_group_with_retentio
 
 
 def test_bad_settings_fail_before_any_resource(pulumi_mocks):
-    with pytest.raises(ValueError, match="NAT strategy 'both' is unknown"):
-        run(lambda: Network("netbad", NetworkArgs(nat_strategy="both")))
+    with pytest.raises(ComponentArgumentError) as caught:
+        run(
+            lambda: Network(
+                "netbad", NetworkArgs(nat_strategy="both", az_count=9, cidr="10.0.0.1/16")
+            )
+        )
+    assert caught.value.problems == (
+        "nat_strategy: 'both' is not allowed; use one of single, per_az",
+        "az_count: 9 is out of range 2 to 6",
+        "cidr: '10.0.0.1/16' is not an IPv4 network: 10.0.0.1/16 has host bits set",
+    )
     assert pulumi_mocks.under("netbad-") == []
+
+
+def test_a_range_too_small_for_the_subnets_names_the_cidr(pulumi_mocks):
+    with pytest.raises(ComponentArgumentError, match="cidr: "):
+        run(lambda: Network("netsmall", NetworkArgs(cidr="10.0.0.0/27", az_count=6)))
+    assert pulumi_mocks.under("netsmall-") == []

@@ -151,13 +151,18 @@ def test_services_wait_for_nodes_add_ons_and_claims(plans: dict[str, dict[str, A
         assert "aws:eks/nodeGroup:NodeGroup" in types
         assert "kubernetes:core/v1:PersistentVolumeClaim" in types
         addons = {r["name"] for r in waited if r["type"] == "aws:eks/addon:Addon"}
-        assert addons == {"cluster-efs-csi", "cluster-metrics-server"}
+        assert addons == {"liminal-cluster-efs-csi", "liminal-cluster-metrics-server"}
 
 
 def test_text_output_shows_tree_counts_and_settings() -> None:
     done = liminal("plan", "examples/iris", "--stack", "dev")
     assert done.returncode == 0, done.stderr
-    for text in ("liminal:natStrategy", "resources by type", "LiminalPlatform", "services-my"):
+    for text in (
+        "liminal:natStrategy",
+        "resources by type",
+        "LiminalPlatform",
+        "liminal-services-my",
+    ):
         assert text in done.stdout
 
 

@@ -22,7 +22,7 @@ from pulumi_policy import EnforcementLevel  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MONITORING_TYPES = {
-    "liminal:index:Monitoring",
+    "liminal:aws:Monitoring",
     "aws:amp/workspace:Workspace",
     "aws:amp/scraper:Scraper",
     "aws:amp/ruleGroupNamespace:RuleGroupNamespace",
@@ -76,7 +76,7 @@ def unmonitored(tmp_path_factory) -> dict[str, Any]:
 def test_monitored_service_gets_scraper_alarms_topic_subscriptions_and_dashboard(monitored):
     counts = monitored["counts"]
     assert {t: counts.get(t, 0) for t in MONITORING_TYPES} == {
-        "liminal:index:Monitoring": 1,
+        "liminal:aws:Monitoring": 1,
         "aws:amp/workspace:Workspace": 1,
         "aws:amp/scraper:Scraper": 1,
         "aws:amp/ruleGroupNamespace:RuleGroupNamespace": 1,  # error rate + p99 latency

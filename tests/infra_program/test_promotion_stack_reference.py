@@ -36,19 +36,15 @@ def _project(tmp_path: Path) -> str:
     return project_revision(tmp_path)
 
 
-def _parent(name: str) -> pulumi.ComponentResource:
-    # promoted_release names its StackReference after the source stack only, so the URN is
-    # unique per parent type: one type per test keeps the session's URNs unique.
-    return pulumi.ComponentResource(f"test:index:Promotion{name.replace('-', '')}", name)
-
-
 def _release(revision: str, name: str) -> tuple[dict[str, Any], Any]:
     """Only the promotion's outputs, with no resource consuming them (a failure stays here)."""
     settings = settings_from_config({"liminal:promoteFrom": "staging"})
 
     def program() -> tuple[dict[str, Any], Any]:
-        parent = _parent(name)
-        refs, revision_output = promoted_release(parent, settings, (IMAGE,), revision)
+        parent = pulumi.ComponentResource("test:index:Promotion", name)
+        refs, revision_output = promoted_release(
+            parent, settings.promote_from, (IMAGE,), revision, name
+        )
         assert refs is not None
         return refs, revision_output
 
@@ -59,8 +55,10 @@ def _promote(revision: str, name: str) -> tuple[Registry, Any]:
     settings = settings_from_config({"liminal:promoteFrom": "staging"})
 
     def program() -> tuple[Registry, Any]:
-        parent = _parent(name)
-        refs, revision_output = promoted_release(parent, settings, (IMAGE,), revision)
+        parent = pulumi.ComponentResource("test:index:Promotion", name)
+        refs, revision_output = promoted_release(
+            parent, settings.promote_from, (IMAGE,), revision, name
+        )
         assert refs is not None
         promoted = Registry(f"{name}-r", RegistryArgs(images=(IMAGE,), promoted_refs=refs))
         return promoted, revision_output
