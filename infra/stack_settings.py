@@ -9,6 +9,7 @@ turns the settings into the `PlatformArgs` of `LiminalPlatform`.
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import json
 from collections.abc import Mapping
@@ -243,10 +244,75 @@ def _located(error: ValidationError) -> list[str]:
     return problems
 
 
-def read_settings() -> StackSettings:
-    """The current stack's settings, from the config the Pulumi engine (or a plan) provides."""
+def _minor(version: str) -> tuple[int, int]:
+    major, _, minor = version.partition(".")
+    return int(major), int(minor)
+
+
+def kubernetes_support_warnings(settings: StackSettings, today: dt.date) -> list[str]:
+    """Check `liminal:kubernetesVersion` against Amazon EKS's release calendar on `today`.
+
+    The calendar is `defaults.EKS_KUBERNETES_CALENDAR` (from the EKS user guide). A version past
+    its end of standard support (EKS bills extended support from that day, UTC) is an error in a
+    production stack (`liminal:protect true`) and a warning elsewhere; a version past extended
+    support, older than the calendar, or not yet released on EKS is always an error (EKS creates
+    no such cluster). A version newer than the calendar only warns: its dates are unknown here.
+
+    :returns: the warning messages (each naming `liminal:kubernetesVersion`), to be logged.
+    :raises SettingsError: for the errors above.
+    """
+    key = f"{NAMESPACE}:kubernetesVersion"
+    version = settings.kubernetes_version
+    calendar = defaults.EKS_KUBERNETES_CALENDAR
+    newest = max(calendar, key=_minor)
+    latest = f"use {newest} (the newest in liminal_pulumi.defaults.EKS_KUBERNETES_CALENDAR)"
+    dates = calendar.get(version)
+    if dates is None:
+        if _minor(version) > _minor(newest):
+            return [
+                f"{key}: {version} is newer than the EKS release calendar in "
+                "liminal_pulumi.defaults.EKS_KUBERNETES_CALENDAR; add its dates there"
+            ]
+        raise SettingsError([f"{key}: Amazon EKS no longer offers Kubernetes {version}; {latest}"])
+    released, standard_end, extended_end = dates
+    if today < released:
+        raise SettingsError(
+            [f"{key}: Amazon EKS offers Kubernetes {version} from {released.isoformat()}"]
+        )
+    if today >= extended_end:
+        raise SettingsError(
+            [
+                f"{key}: extended support of Kubernetes {version} on Amazon EKS ended on "
+                f"{extended_end.isoformat()}: EKS creates no such cluster; {latest}"
+            ]
+        )
+    if today >= standard_end:
+        message = (
+            f"{key}: standard support of Kubernetes {version} on Amazon EKS ended on "
+            f"{standard_end.isoformat()}: the cluster runs in paid extended support (until "
+            f"{extended_end.isoformat()}); upgrade one minor version at a time up to {newest}"
+        )
+        if settings.protect:
+            raise SettingsError([f"{message} (an error in a protected, production stack)"])
+        return [message]
+    return []
+
+
+def read_settings(today: dt.date | None = None) -> StackSettings:
+    """The current stack's settings, from the config the Pulumi engine (or a plan) provides.
+
+    `today` (UTC) dates the Kubernetes support check (`kubernetes_support_warnings`); its
+    warnings go to the Pulumi log.
+
+    :raises SettingsError: bad settings, or a Kubernetes version EKS should not be asked for.
+    """
+    import pulumi
     from pulumi.runtime import config as runtime_config
 
     values = dict(runtime_config.get_config_env())
     values.update(runtime_config.CONFIG.get())
-    return settings_from_config(values)
+    settings = settings_from_config(values)
+    day = today or dt.datetime.now(dt.UTC).date()
+    for warning in kubernetes_support_warnings(settings, day):
+        pulumi.log.warn(warning)
+    return settings

@@ -111,6 +111,14 @@ SPARK_PYSPARK_REQUIREMENT = "pyspark==3.5.3"
 AIRFLOW_VERSION = "3.0.6"
 SUPPORTED_AIRFLOW_VERSIONS = ("2.11.0", "3.0.6")
 
+# `.airflowignore` pattern syntax per Airflow major version: the default of `[core]
+# dag_ignore_file_syntax` is "regexp" in Airflow 2 (added in 2.3.0) and "glob" from Airflow 3.0
+# (Airflow configuration reference; config.yml of apache-airflow 2.11.0 and 3.0.6).
+DAG_IGNORE_FILE_SYNTAX_BY_AIRFLOW_MAJOR = {"2": "regexp", "3": "glob"}
+# Where the Amazon provider's operators take AWS credentials from: on MWAA, `aws_default` is the
+# environment's execution role.
+AWS_CONN_ID = "aws_default"
+
 # --- Local runtime ---------------------------------------------------------------------------
 LOCAL_STATE_DIR = ".liminal"
 LOCAL_VOLUMES_DIR = "volumes"
@@ -136,20 +144,47 @@ NODE_INSTANCE_TYPES = ("t3.large",)
 NODE_MIN_SIZE = 1
 NODE_DESIRED_SIZE = 2
 NODE_MAX_SIZE = 3
-KUBERNETES_VERSION = "1.33"
+# The newest version in Amazon EKS standard support (see EKS_KUBERNETES_CALENDAR below).
+KUBERNETES_VERSION = "1.35"
 NAT_STRATEGIES = ("single", "per_az")
 NAT_STRATEGY = "single"
 VPC_CIDR = "10.0.0.0/16"
 SERVICE_EXPOSURES = ("cluster_ip", "internal_load_balancer", "public_load_balancer")
 SERVICE_EXPOSURE = "cluster_ip"
 
+# Amazon EKS Kubernetes release calendar, version -> (Amazon EKS release, end of standard
+# support, end of extended support), dates in UTC. Source: "Understand the Kubernetes version
+# lifecycle on EKS", https://docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html
+# (section "Amazon EKS Kubernetes release calendar"). Standard support lasts 14 months; extended
+# support, billed per cluster hour from the first day past standard support, 12 more; on the end
+# of extended support date EKS creates no new cluster of that version. Add each new version here.
+EKS_KUBERNETES_CALENDAR: dict[str, tuple[dt.date, dt.date, dt.date]] = {
+    "1.29": (dt.date(2024, 1, 23), dt.date(2025, 3, 23), dt.date(2026, 3, 23)),
+    "1.30": (dt.date(2024, 5, 23), dt.date(2025, 7, 23), dt.date(2026, 7, 23)),
+    "1.31": (dt.date(2024, 9, 26), dt.date(2025, 11, 26), dt.date(2026, 11, 26)),
+    "1.32": (dt.date(2025, 1, 23), dt.date(2026, 3, 23), dt.date(2027, 3, 23)),
+    "1.33": (dt.date(2025, 5, 29), dt.date(2026, 7, 29), dt.date(2027, 7, 29)),
+    "1.34": (dt.date(2025, 10, 2), dt.date(2026, 12, 2), dt.date(2027, 12, 2)),
+    "1.35": (dt.date(2026, 1, 27), dt.date(2027, 3, 27), dt.date(2028, 3, 27)),
+}
+
 # --- AWS stack: registry, services, promotion -------------------------------------------------
 ECR_KEEP_TAGGED_IMAGES = 30
 ECR_UNTAGGED_EXPIRY_DAYS = 7
 IMAGE_PLATFORM = "linux/amd64"
 SERVICE_LB_PORT = 80
+# Services behind a load balancer are the AWS Load Balancer Controller's (its Helm chart from
+# AWS's eks-charts repository; chart 3.5.0 = controller v3.5.0, whose IAM policy
+# liminal_pulumi.plans.load_balancer_controller carries). It provisions an NLB for Services of
+# this class and ignores the rest; the legacy in-tree controller ignores Services with a class.
+LB_CONTROLLER_CHART = "aws-load-balancer-controller"
+LB_CONTROLLER_CHART_VERSION = "3.5.0"
+LB_CONTROLLER_CHART_REPO = "https://aws.github.io/eks-charts"
+LB_CONTROLLER_NAMESPACE = "kube-system"
+LB_CONTROLLER_SERVICE_ACCOUNT = "aws-load-balancer-controller"
+LB_CONTROLLER_REPLICAS = 2
+LOAD_BALANCER_CLASS = "service.k8s.aws/nlb"
 SERVICE_TARGET_CPU_UTILIZATION = 70
-KUBECONFIG_FILE_NAME = "kube_config.yaml"
 PROMOTION_IMAGE_REFS_OUTPUT = "imageRefs"
 PROMOTION_REVISION_OUTPUT = "projectRevision"
 
@@ -178,8 +213,11 @@ MWAA_LOCAL_DAGS_PATH = "/usr/local/airflow/dags"  # where MWAA syncs the dags fo
 MWAA_LIMINAL_HOME = f"{MWAA_LOCAL_DAGS_PATH}/liminal"
 MWAA_WEBSERVER_ACCESS_MODES = ("PRIVATE_ONLY", "PUBLIC_ONLY")
 MWAA_WEBSERVER_ACCESS_MODE = "PRIVATE_ONLY"
-# Python that MWAA runs for each Airflow version (picks the matching constraints file).
-MWAA_PYTHON_BY_AIRFLOW_VERSION = {"2.10.3": "3.11", "2.11.0": "3.11", "3.0.6": "3.12"}
+# Python that MWAA runs for each Airflow version; it picks the constraints file of
+# requirements.txt (constraints-<airflow>/constraints-<python>.txt). Source: Amazon MWAA FAQ,
+# "What Python version can I use?" (https://docs.aws.amazon.com/mwaa/latest/userguide/mwaa-faqs.html)
+# and "Apache Airflow versions on Amazon MWAA" (.../userguide/airflow-versions.html).
+MWAA_PYTHON_BY_AIRFLOW_VERSION = {"2.10.3": "3.11", "2.11.0": "3.12", "3.0.6": "3.12"}
 # What the DAG loader needs beyond MWAA's image; resolved under the version's constraints.
 MWAA_EXTRA_REQUIREMENTS = ("apache-airflow-providers-cncf-kubernetes",)
 AIRFLOW_CONSTRAINTS_URL = (

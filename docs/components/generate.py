@@ -24,6 +24,8 @@ from liminal_pulumi.components import (
     ClusterConnection,
     ExistingNetwork,
     LiminalPlatform,
+    LoadBalancerController,
+    LoadBalancerControllerArgs,
     ModelStore,
     ModelStoreArgs,
     Monitoring,
@@ -47,6 +49,7 @@ PAGES: dict[str, tuple[type, tuple[type, ...]]] = {
     "airflow": (Airflow, (AirflowArgs,)),
     "services": (Services, (ServicesArgs,)),
     "monitoring": (Monitoring, (MonitoringArgs,)),
+    "load_balancer_controller": (LoadBalancerController, (LoadBalancerControllerArgs,)),
 }
 DEFAULT_NAME = re.compile(r"`defaults\.([A-Z0-9_]+)`")
 

@@ -10,6 +10,10 @@ next, or bring your own.
 from liminal_pulumi.components.airflow import Airflow, AirflowArgs
 from liminal_pulumi.components.cluster import Cluster, ClusterArgs
 from liminal_pulumi.components.connections import ClusterConnection, ExistingNetwork
+from liminal_pulumi.components.load_balancer_controller import (
+    LoadBalancerController,
+    LoadBalancerControllerArgs,
+)
 from liminal_pulumi.components.model_store import ModelStore, ModelStoreArgs
 from liminal_pulumi.components.monitoring import Monitoring, MonitoringArgs
 from liminal_pulumi.components.network import Network, NetworkArgs
@@ -27,6 +31,8 @@ __all__ = [
     "ComponentArgumentError",
     "ExistingNetwork",
     "LiminalPlatform",
+    "LoadBalancerController",
+    "LoadBalancerControllerArgs",
     "ModelStore",
     "ModelStoreArgs",
     "Monitoring",

@@ -1,9 +1,15 @@
 """Airflow: an MWAA environment, its bucket and everything the DAG loader needs in it, an
 execution role scoped to this environment, and the way from MWAA to the cluster.
 
-Only the kubeconfig object, the cluster access entry, the cluster security group rule and the
-`eks:DescribeCluster` policy wait for the cluster; the environment itself needs only the
-network, the bucket and the role, so EKS and MWAA are created side by side.
+MWAA reaches the cluster through the Amazon provider's `EksPodOperator` (chosen by the DAG loader
+from the deployment facts' cluster name): it signs its own EKS token with the execution role, so
+the bucket holds no kubeconfig and the workers need no AWS CLI. What MWAA needs for it: the
+execution role's `eks:DescribeCluster` on this cluster, an access entry scoped to the workloads'
+namespace, and HTTPS from MWAA's security group to the cluster's.
+
+Only the cluster access entry, the cluster security group rule and the `eks:DescribeCluster`
+policy wait for the cluster; the environment itself needs only the network, the bucket and the
+role, so EKS and MWAA are created side by side.
 """
 
 from __future__ import annotations
@@ -18,11 +24,11 @@ import pulumi
 import pulumi_aws as aws
 
 from liminal_pulumi import defaults
+from liminal_pulumi.airflow.bundle import AIRFLOWIGNORE_NAME, NOT_DAG_FOLDERS, airflowignore
 from liminal_pulumi.airflow.deployment import FACTS_FILE_NAME
 from liminal_pulumi.components._options import child, merged_tags, stateful
 from liminal_pulumi.components.connections import ClusterConnection
 from liminal_pulumi.plans import checks, iam_policies
-from liminal_pulumi.plans.kubeconfig import eks_kubeconfig_yaml
 from liminal_pulumi.plans.mwaa_requirements import requirements_txt
 
 DagFile = pulumi.Asset | Path | str | bytes
@@ -44,14 +50,18 @@ class AirflowArgs:
         private_subnet_ids: exactly two private subnets in two AZs (MWAA's requirement; Amazon
             MWAA User Guide, "About networking on Amazon MWAA"). Required.
         cluster: the EKS cluster task pods run on (`Cluster.connection`, or built for an
-            existing cluster): its name, ARN, endpoint and CA go into the kubeconfig uploaded
-            beside the loader, its security group admits MWAA, and an access entry lets the
-            execution role edit `namespace`. Required.
-        region: the AWS region (`us-east-1`), for the kubeconfig and the execution policy.
-            Required.
+            existing cluster): its name goes into the deployment facts (the pod operator,
+            `EksPodOperator`, builds its token from the execution role: no kubeconfig, no AWS
+            CLI), its security group admits MWAA, the execution role may describe it (its ARN),
+            and an access entry lets the role edit `namespace`. Required.
+        region: the AWS region (`us-east-1`), for the execution policy. Required.
         dag_files: dags-folder-relative name -> file (a `pulumi.Asset`, a path as `Path` or
             `str`, or the content as `bytes`), e.g. `liminal_pulumi.airflow.bundle` output
             (default none). Refused: a name that is absolute or escapes the folder (`..`).
+        not_dag_folders: folders at the DAGs folder's root that hold no DAG file, listed in the
+            uploaded `.airflowignore` in the syntax the Airflow version reads by default
+            (default `liminal_pulumi.airflow.bundle.NOT_DAG_FOLDERS`: the package and the
+            projects).
         deployment_facts: JSON of `liminal_pulumi.airflow.deployment.DeploymentFacts`, uploaded
             beside the loader (default `"{}"`).
         namespace: the Kubernetes namespace task pods run in (default
@@ -82,6 +92,7 @@ class AirflowArgs:
     cluster: ClusterConnection
     region: str
     dag_files: Mapping[str, DagFile] = field(default_factory=dict)
+    not_dag_folders: Sequence[str] = NOT_DAG_FOLDERS
     deployment_facts: pulumi.Input[str] = "{}"
     namespace: str = defaults.DEFAULT_NAMESPACE
     airflow_version: str = defaults.AIRFLOW_VERSION
@@ -126,13 +137,12 @@ def object_body(file: DagFile) -> ObjectBody:
 
 
 def airflow_configuration_options(args: AirflowArgs) -> dict[str, str]:
-    kubeconfig = f"{defaults.MWAA_LOCAL_DAGS_PATH}/{defaults.KUBECONFIG_FILE_NAME}"
-    return {
-        "core.liminal_home": args.liminal_home,
-        "kubernetes_executor.in_cluster": "False",
-        "kubernetes_executor.config_file": kubeconfig,
-        "kubernetes_executor.namespace": args.namespace,
-    }
+    """MWAA's Airflow configuration overrides: only where the loader finds the projects.
+
+    No `kubernetes_executor.*` option: MWAA runs the Celery executor, and the pod operators take
+    their cluster, namespace and credentials from their own arguments.
+    """
+    return {"core.liminal_home": args.liminal_home}
 
 
 def all_logs(level: str) -> aws.mwaa.EnvironmentLoggingConfigurationArgs:
@@ -188,14 +198,13 @@ class Airflow(pulumi.ComponentResource):
 
     Creates a KMS key (environment, bucket, logs); the environment's S3 bucket (versioned,
     KMS-encrypted, all public access blocked, owner-enforced, TLS-only policy) holding
-    `requirements.txt`, the `dag_files`, the deployment facts and a kubeconfig for the cluster;
+    `requirements.txt`, the `dag_files`, the deployment facts and an `.airflowignore`;
     an execution role whose policy names only this environment, bucket, key, queues and log
     groups, plus `eks:DescribeCluster` on the cluster; a security group (self-referencing,
     egress for AWS APIs, the cluster and the package index); an ingress rule on the cluster's
     security group and an EKS access entry editing `namespace` only; and the MWAA environment
-    (private web server by default, every log type on). Only the kubeconfig object, the ingress
-    rule, the access entry and the cluster policy wait for the cluster: EKS and MWAA are
-    created side by side.
+    (private web server by default, every log type on). Only the ingress rule, the access entry
+    and the cluster policy wait for the cluster: EKS and MWAA are created side by side.
 
     Raises `ComponentArgumentError` (a `ValueError`) naming every wrong argument before any
     resource is declared.
@@ -274,21 +283,14 @@ class Airflow(pulumi.ComponentResource):
             content_type="application/json",
             opts=child(self, depends_on=bucket_ready),
         )
+        # Keeps the DAG processor out of the bundled package and the projects: each of its
+        # modules would otherwise be imported as a DAG file on every parse cycle.
         aws.s3.BucketObjectv2(
-            f"{name}-kubeconfig",
+            f"{name}-airflowignore",
             bucket=bucket.id,
-            key=dags_key(defaults.KUBECONFIG_FILE_NAME),
-            content=pulumi.Output.all(
-                args.cluster.name, args.cluster.endpoint, args.cluster.certificate_authority
-            ).apply(
-                lambda v: eks_kubeconfig_yaml(
-                    cluster_name=v[0],
-                    endpoint=v[1],
-                    certificate_authority_data=v[2],
-                    region=args.region,
-                )
-            ),
-            content_type="application/yaml",
+            key=dags_key(AIRFLOWIGNORE_NAME),
+            content=airflowignore(args.airflow_version, tuple(args.not_dag_folders)),
+            content_type="text/plain",
             opts=child(self, depends_on=bucket_ready),
         )
 

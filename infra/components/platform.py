@@ -1,8 +1,8 @@
 """LiminalPlatform: a liminal project on AWS, composed of the other components.
 
 Network -> (Cluster | Airflow) side by side -> ModelStore, Registry, Services. MWAA's environment
-waits for the network, its bucket and role only; what needs the cluster (kubeconfig, deployment
-facts, access entry) is a separate object, so EKS and MWAA are created in parallel.
+waits for the network, its bucket and role only; what needs the cluster (deployment facts,
+access entry) is a separate object, so EKS and MWAA are created in parallel.
 """
 
 from __future__ import annotations
@@ -26,6 +26,10 @@ from liminal_pulumi.components.airflow import (
 )
 from liminal_pulumi.components.cluster import Cluster, ClusterArgs
 from liminal_pulumi.components.connections import ClusterConnection, ExistingNetwork
+from liminal_pulumi.components.load_balancer_controller import (
+    LoadBalancerController,
+    LoadBalancerControllerArgs,
+)
 from liminal_pulumi.components.model_store import ModelStore, ModelStoreArgs
 from liminal_pulumi.components.monitoring import Monitoring, MonitoringArgs
 from liminal_pulumi.components.network import Network, NetworkArgs
@@ -33,7 +37,7 @@ from liminal_pulumi.components.registry import Registry, RegistryArgs
 from liminal_pulumi.components.services import Services, ServicesArgs
 from liminal_pulumi.dsl.model import Project
 from liminal_pulumi.dsl.revision import project_revision
-from liminal_pulumi.plans import checks, monitoring_plan, promotion
+from liminal_pulumi.plans import checks, monitoring_plan, promotion, service_plan
 from liminal_pulumi.plans.model_store_plan import dns_label
 from liminal_pulumi.plans.namespace_plan import namespace_labels
 
@@ -59,7 +63,7 @@ class PlatformArgs:
             (`airflow-<environment>-...`). Default `None`: `defaults.PLATFORM_ENVIRONMENT`,
             `liminal-<stack>`. Two platforms in one stack need two environments. Refused
             unless it matches `liminal_pulumi.plans.checks.ENVIRONMENT_NAME`.
-        region: the AWS region (`eu-west-1`) for the kubeconfig MWAA uses and its execution
+        region: the AWS region (`eu-west-1`) of the deployment facts MWAA reads and its execution
             policy. Default `None`: the `aws:region` config, else `AWS_REGION` /
             `AWS_DEFAULT_REGION`; refused when none is set.
         network: an existing VPC and subnets to use instead of creating a `Network`
@@ -207,7 +211,6 @@ def deployment_facts_json(
         images=image_refs,
         claims=claims,
         namespace=namespace,
-        kubeconfig=defaults.KUBECONFIG_FILE_NAME,
         region=region,
         cluster_name=cluster_name,
     ).to_json()
@@ -429,6 +432,22 @@ class LiminalPlatform(pulumi.ComponentResource):
             ),
             opts=child("airflow"),
         )
+        # Load-balanced services need the AWS Load Balancer Controller (plans/service_plan.py).
+        service_dependencies: list[pulumi.Resource] = [model_store, *connection.workloads_ready]
+        if args.service_exposure in service_plan.LB_SCHEMES:
+            service_dependencies.append(
+                LoadBalancerController(
+                    f"{name}-lb-controller",
+                    LoadBalancerControllerArgs(
+                        cluster=connection, vpc_id=network.vpc_id, region=region, tags=tags
+                    ),
+                    opts=pulumi.ResourceOptions(
+                        parent=self,
+                        providers=[connection.provider],
+                        depends_on=connection.workloads_ready,
+                    ),
+                )
+            )
         services = Services(
             f"{name}-services",
             ServicesArgs(
@@ -441,11 +460,12 @@ class LiminalPlatform(pulumi.ComponentResource):
                 cluster=connection,
             ),
             # Pods mount the model store's claims and need nodes, the EFS driver and metrics:
-            # a first rollout would otherwise wait for them past its timeout.
+            # a first rollout would otherwise wait for them past its timeout. A load-balanced
+            # Service also waits for its controller, which deletes the NLB when it goes.
             opts=child(
                 "services",
                 providers=[connection.provider],
-                depends_on=[model_store, *connection.workloads_ready],
+                depends_on=service_dependencies,
             ),
         )
         monitored = monitoring_plan.monitored_services(project)

@@ -73,7 +73,13 @@ def mwaa_execution_policy(
 
     `metrics_namespaces`: the CloudWatch namespaces the project's pipelines publish job metrics
     to (liminal.yml `metrics.backends: [cloudwatch]`; `monitoring_plan.pipeline_metrics_namespaces`)
-    beside MWAA's own `AmazonMWAA`; PutMetricData is allowed into those namespaces only."""
+    beside MWAA's own `AmazonMWAA`; PutMetricData is allowed into those namespaces only.
+
+    AWS's sample execution policy also denies `s3:ListAllMyBuckets` on the bucket's ARNs; that
+    action takes only `Resource: "*"` (Service Authorization Reference, Amazon S3, "Actions
+    defined by Amazon S3"), so such a statement matches no request. Nothing here allows it, and
+    IAM denies what no statement allows, so no statement is needed.
+    """
     log_groups = (
         f"arn:{partition}:logs:{region}:{account_id}:log-group:airflow-{environment_name}-*"
     )
@@ -85,12 +91,6 @@ def mwaa_execution_policy(
             "Resource": (
                 f"arn:{partition}:airflow:{region}:{account_id}:environment/{environment_name}"
             ),
-        },
-        {
-            "Sid": "NeverListOtherBuckets",
-            "Effect": "Deny",
-            "Action": "s3:ListAllMyBuckets",
-            "Resource": [bucket_arn, f"{bucket_arn}/*"],
         },
         {
             "Sid": "ReadThisBucket",
@@ -187,7 +187,9 @@ def metrics_statement(sid: str, namespaces: Sequence[str]) -> dict[str, Any]:
 
 def mwaa_cluster_policy(cluster_arn: str) -> PolicyDocument:
     """Kept apart from the execution policy so that the environment never waits for the
-    cluster: only the pod operator's `aws eks get-token` kubeconfig needs it, at run time."""
+    cluster: only `EksPodOperator` needs it, at run time, to read the cluster's endpoint and
+    certificate (EksHook.generate_config_file calls DescribeCluster). Its token is a presigned
+    STS GetCallerIdentity, which needs no permission."""
     return _document(
         {
             "Sid": "FindThisCluster",
@@ -209,6 +211,28 @@ def efs_csi_irsa_trust_policy(oidc_provider_arn: str, oidc_provider_url: str) ->
             "Condition": {
                 "StringEquals": {f"{issuer}:aud": "sts.amazonaws.com"},
                 "StringLike": {f"{issuer}:sub": EFS_CSI_SERVICE_ACCOUNT_PATTERN},
+            },
+        }
+    )
+
+
+def irsa_trust_policy(
+    oidc_provider_arn: str, oidc_provider_url: str, subject: str
+) -> PolicyDocument:
+    """Trust for one Kubernetes service account (`system:serviceaccount:<ns>:<name>`), through
+    the cluster's OIDC provider, with the STS audience (EKS user guide, "IAM roles for service
+    accounts")."""
+    issuer = oidc_provider_url.removeprefix("https://")
+    return _document(
+        {
+            "Effect": "Allow",
+            "Principal": {"Federated": oidc_provider_arn},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {
+                "StringEquals": {
+                    f"{issuer}:aud": "sts.amazonaws.com",
+                    f"{issuer}:sub": subject,
+                }
             },
         }
     )

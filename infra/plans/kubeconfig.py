@@ -1,7 +1,8 @@
-"""The kubeconfig MWAA's pod operator uses to reach the cluster.
+"""A kubeconfig for an existing EKS cluster, for the Kubernetes provider of a Pulumi program.
 
-Its user runs `aws eks get-token` with whatever credentials the process has (on MWAA, the
-execution role), so the file holds no secret and the role's access entry decides what it may do.
+Its user runs `aws eks get-token` with whatever credentials `pulumi up` has, so the file holds no
+secret and the identity's access entry decides what it may do. (MWAA does not use it: its pod
+operator, `EksPodOperator`, builds its own token from the execution role.)
 """
 
 from __future__ import annotations

@@ -18,20 +18,30 @@ EXPOSURE_SERVICE_TYPES = {
     "internal_load_balancer": "LoadBalancer",
     "public_load_balancer": "LoadBalancer",
 }
-# Both the AWS Load Balancer Controller's annotation and the in-tree one, so the scheme is right
-# whichever controller handles the Service.
-EXPOSURE_ANNOTATIONS = {
-    "cluster_ip": {},
-    "internal_load_balancer": {
-        "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal",
-        "service.beta.kubernetes.io/aws-load-balancer-internal": "true",
-        "service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
-    },
-    "public_load_balancer": {
-        "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing",
-        "service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
-    },
-}
+# Load-balanced Services are the AWS Load Balancer Controller's (see
+# liminal_pulumi.plans.load_balancer_controller): `spec.loadBalancerClass` hands them to it (and
+# keeps the legacy in-tree controller off them), and these annotations, from the controller's
+# documentation ("Network Load Balancer", "Service annotations"), set the NLB: its scheme, IP
+# targets (traffic goes straight to the pods) and an HTTP health check on the server's readiness
+# path, so the NLB only sends requests to pods that can answer them.
+LB_SCHEMES = {"internal_load_balancer": "internal", "public_load_balancer": "internet-facing"}
+ANNOTATION_PREFIX = "service.beta.kubernetes.io/aws-load-balancer-"
+
+
+def exposure_annotations(exposure: str) -> dict[str, str]:
+    """The Service's annotations for `exposure` (none for `cluster_ip`)."""
+    scheme = LB_SCHEMES.get(exposure)
+    if scheme is None:
+        return {}
+    return {
+        f"{ANNOTATION_PREFIX}scheme": scheme,
+        f"{ANNOTATION_PREFIX}nlb-target-type": "ip",
+        f"{ANNOTATION_PREFIX}healthcheck-protocol": "http",
+        f"{ANNOTATION_PREFIX}healthcheck-path": defaults.READINESS_PATH,
+        f"{ANNOTATION_PREFIX}healthcheck-port": "traffic-port",
+    }
+
+
 PORT_NAME = "http"
 TMP_VOLUME = "tmp"
 
@@ -183,20 +193,18 @@ def deployment(
 
 def service_object(service: Service, namespace: Any, exposure: str) -> dict[str, Any]:
     meta = metadata(service, namespace)
-    annotations = EXPOSURE_ANNOTATIONS[exposure]
+    annotations = exposure_annotations(exposure)
     if annotations:
-        meta = {**meta, "annotations": dict(annotations)}
+        meta = {**meta, "annotations": annotations}
     port = service.port if exposure == "cluster_ip" else defaults.SERVICE_LB_PORT
-    return {
-        "metadata": meta,
-        "spec": {
-            "type": EXPOSURE_SERVICE_TYPES[exposure],
-            "selector": selector(service),
-            "ports": [
-                {"name": PORT_NAME, "port": port, "targetPort": PORT_NAME, "protocol": "TCP"}
-            ],
-        },
+    spec: dict[str, Any] = {
+        "type": EXPOSURE_SERVICE_TYPES[exposure],
+        "selector": selector(service),
+        "ports": [{"name": PORT_NAME, "port": port, "targetPort": PORT_NAME, "protocol": "TCP"}],
     }
+    if exposure in LB_SCHEMES:
+        spec["loadBalancerClass"] = defaults.LOAD_BALANCER_CLASS
+    return {"metadata": meta, "spec": spec}
 
 
 def disruption_budget(service: Service, namespace: Any) -> dict[str, Any]:

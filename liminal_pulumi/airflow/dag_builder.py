@@ -1,9 +1,11 @@
 """Turn DAG plans (`dag_plan`) into Airflow DAGs and operators.
 
-Container tasks become `KubernetesPodOperator`s by default; the local runner passes its own
-`container_operator` factory to run them as local processes instead, so both build the very same
-DAG shape from the same plan. Amazon provider operators are imported only when a plan needs them,
-which keeps the common parse (pods only) fast. Works on Airflow 2.11 and 3.0.
+Container tasks become pods: the Amazon provider's `EksPodOperator` when the deployment names an
+EKS cluster (the AWS stack's case), else the `KubernetesPodOperator` (kubeconfig file or in-cluster
+configuration). The local runner passes its own `container_operator` factory to run them as local
+processes instead, so all build the very same DAG shape from the same plan. Amazon provider
+operators are imported only when a plan needs them, which keeps a parse without them fast. Works
+on Airflow 2.11 and 3.0.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from liminal_pulumi import defaults
 from liminal_pulumi.airflow.dag_plan import ContainerPlan, DagPlan, TaskPlan
 from liminal_pulumi.airflow.job_metrics import JobEndOperator, JobStartOperator
 from liminal_pulumi.airflow.runtime_variables import MACRO_NAME, make_macro
@@ -49,13 +52,20 @@ def _pod_operator_parameters() -> frozenset[str]:
     return frozenset(names - {"self", "args", "kwargs"})
 
 
-def _pod_args(pod_args: Mapping[str, Any]) -> dict[str, Any]:
+# Set by EksPodOperator itself from the cluster's name: an executor's value cannot apply.
+_EKS_MANAGED_ARGS = frozenset({"config_file", "in_cluster", "cluster_context"})
+
+
+def _pod_args(pod_args: Mapping[str, Any], on_eks: bool = False) -> dict[str, Any]:
     """The executor's extra keys as KubernetesPodOperator arguments (unknown keys are logged)."""
     from kubernetes.client import models as k8s
 
     accepted = _pod_operator_parameters()
     out: dict[str, Any] = {}
     for key, value in pod_args.items():
+        if on_eks and key in _EKS_MANAGED_ARGS:
+            log.warning("kubernetes executor key %r is ignored: the EKS cluster sets it", key)
+            continue
         if key == "resources" and isinstance(value, Mapping):
             fields: dict[str, dict[str, Any]] = {"requests": {}, "limits": {}}
             for name, amount in value.items():
@@ -77,7 +87,8 @@ def _pod_args(pod_args: Mapping[str, Any]) -> dict[str, Any]:
 def kubernetes_pod_operator(
     task: TaskPlan, container: ContainerPlan, common: dict[str, Any]
 ) -> BaseOperator:
-    """A pod on the cluster running the task's command in its image."""
+    """A pod on the cluster running the task's command in its image: an `EksPodOperator` when
+    the plan names an EKS cluster, else a `KubernetesPodOperator`."""
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
     from airflow.providers.cncf.kubernetes.secret import Secret
     from kubernetes.client import models as k8s
@@ -107,24 +118,35 @@ def kubernetes_pod_operator(
         Secret(deploy_type="volume", deploy_target=s.remote_path, secret=s.secret)
         for s in container.secrets
     ]
-    kube: dict[str, Any] = {}
-    if container.kubeconfig:
-        kube = {"config_file": container.kubeconfig, "in_cluster": False}
-    return KubernetesPodOperator(
+    arguments: dict[str, Any] = {
         **common,
-        **kube,
-        **_pod_args(container.pod_args),
-        namespace=container.namespace,
-        image=container.image_ref,
-        cmds=["/bin/bash", "-c"],
-        arguments=[container.command],
-        env_vars=dict(container.env),
-        volumes=volumes,
-        volume_mounts=mounts,
-        secrets=secrets,
-        get_logs=True,
-        on_finish_action="delete_pod",
-    )
+        **_pod_args(container.pod_args, on_eks=container.cluster_name is not None),
+        "namespace": container.namespace,
+        "image": container.image_ref,
+        "cmds": ["/bin/bash", "-c"],
+        "arguments": [container.command],
+        "env_vars": dict(container.env),
+        "volumes": volumes,
+        "volume_mounts": mounts,
+        "secrets": secrets,
+        "get_logs": True,
+        "on_finish_action": "delete_pod",
+    }
+    if container.cluster_name is not None:
+        # Builds its kubeconfig when the task runs: DescribeCluster and a token signed with the
+        # connection's credentials (on MWAA the execution role, allowed by its access entry), by
+        # the provider's own Python module; no AWS CLI on the worker, no kubeconfig file.
+        from airflow.providers.amazon.aws.operators.eks import EksPodOperator
+
+        return EksPodOperator(
+            **arguments,
+            cluster_name=container.cluster_name,
+            region=container.region,
+            aws_conn_id=defaults.AWS_CONN_ID,
+        )
+    if container.kubeconfig:
+        arguments.update(config_file=container.kubeconfig, in_cluster=False)
+    return KubernetesPodOperator(**arguments)
 
 
 def _other_operator(task: TaskPlan, common: dict[str, Any]) -> BaseOperator:

@@ -76,6 +76,10 @@ class ContainerPlan:
     namespace: str
     kubeconfig: str | None  # absolute path; None: in-cluster configuration
     pod_args: dict[str, Any]  # the executor's extra keys, passed on to the pod operator
+    # An EKS cluster (deployed by the AWS stack): the pod operator gets its token for it from
+    # the AWS connection; None: `kubeconfig` or in-cluster configuration.
+    cluster_name: str | None = None
+    region: str | None = None
 
 
 @dataclass(frozen=True)
@@ -170,6 +174,8 @@ def _container(
         namespace=executor.namespace or facts.namespace,
         kubeconfig=kubeconfig,
         pod_args=dict(executor.pod_args),
+        cluster_name=facts.cluster_name,
+        region=facts.region,
     )
 
 

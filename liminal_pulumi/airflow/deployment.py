@@ -2,7 +2,14 @@
 
 The AWS stack writes one such file beside the DAG loader (in MWAA's dags folder); the loader
 reads it to turn the model's image tags and volume names into ECR repositories, PersistentVolume
-Claims, a namespace and a kubeconfig. Without the file, `DeploymentFacts.local()` applies.
+Claims, a namespace and the cluster to run pods on. Without the file, `DeploymentFacts.local()`
+applies.
+
+How pods reach the cluster: with `cluster_name` (what the AWS stack writes), container tasks are
+the Amazon provider's `EksPodOperator`, which builds its kubeconfig and token when the task runs
+from the AWS connection's credentials (on MWAA, the execution role): no AWS CLI, no kubeconfig
+file. Otherwise `kubeconfig` (a file beside this one) or, without it, the in-cluster
+configuration, with the plain `KubernetesPodOperator`.
 """
 
 from __future__ import annotations
@@ -26,8 +33,10 @@ class DeploymentFacts(BaseModel):
     claims: dict[str, str] = Field(default_factory=dict)
     namespace: str = defaults.DEFAULT_NAMESPACE
     # kubeconfig path relative to the folder of the facts file; None: in-cluster / default config
+    # (unused when cluster_name is set)
     kubeconfig: str | None = None
     region: str | None = None
+    # the EKS cluster the pods run on (EksPodOperator, with `region`)
     cluster_name: str | None = None
 
     @classmethod

@@ -26,11 +26,25 @@ def copy_project(source: Path, target: Path) -> Path:
     return target
 
 
-def make_dags_folder(folder: Path, projects: list[Path], facts_json: str | None = None) -> Path:
-    """A DAGs folder as the AWS stack uploads it: the loader bundle plus compiled projects."""
-    from liminal_pulumi.airflow.bundle import loader_files, project_files
+def make_dags_folder(
+    folder: Path,
+    projects: list[Path],
+    facts_json: str | None = None,
+    airflow_version: str | None = None,
+) -> Path:
+    """A DAGs folder as the AWS stack uploads it: the loader bundle plus compiled projects, and
+    the `.airflowignore` for `airflow_version` when one is given."""
+    from liminal_pulumi.airflow.bundle import (
+        AIRFLOWIGNORE_NAME,
+        airflowignore,
+        loader_files,
+        project_files,
+    )
     from liminal_pulumi.dsl.loader import load_project
 
+    if airflow_version is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / AIRFLOWIGNORE_NAME).write_text(airflowignore(airflow_version))
     for relative, source in loader_files().items():
         (folder / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, folder / relative)

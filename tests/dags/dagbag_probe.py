@@ -7,12 +7,23 @@ Run in a subprocess (any Airflow venv) so each test gets its own AIRFLOW_HOME an
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 
 def describe(task) -> dict:
     fields = {}
-    for name in ("image", "cmds", "arguments", "namespace", "config_file", "in_cluster"):
+    for name in (
+        "image",
+        "cmds",
+        "arguments",
+        "namespace",
+        "config_file",
+        "in_cluster",
+        "cluster_name",
+        "region",
+        "aws_conn_id",
+    ):
         if hasattr(task, name):
             fields[name] = getattr(task, name)
     if hasattr(task, "env_vars"):
@@ -52,9 +63,17 @@ def main() -> None:
     import airflow
     from airflow.models import DagBag
 
-    bag = DagBag(dag_folder=sys.argv[1], include_examples=False)
+    folder = sys.argv[1]
+    bag = DagBag(dag_folder=folder, include_examples=False)
+    # Every file the DagBag imported as a DAG file (it names their modules unusual_prefix_...).
+    parsed = sorted(
+        os.path.relpath(module.__file__, folder)
+        for name, module in list(sys.modules.items())
+        if name.startswith("unusual_prefix_") and getattr(module, "__file__", None)
+    )
     out = {
         "airflow": airflow.__version__,
+        "parsed_files": parsed,
         "import_errors": {str(k): v for k, v in bag.import_errors.items()},
         "dags": {
             dag_id: {

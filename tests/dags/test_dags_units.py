@@ -133,3 +133,27 @@ def test_dags_project_files_hold_yaml_and_current_compiled_form() -> None:
     assert set(files) == {"liminal/kinds/liminal.yml", "liminal/kinds/liminal.compiled.json"}
     data = json.loads(files["liminal/kinds/liminal.compiled.json"])
     assert compiled.is_current(data, DATA / "kinds")
+
+
+def test_dags_plan_names_the_eks_cluster_of_the_deployment() -> None:
+    project = load_project(REPO / "examples" / "iris")
+    facts = DeploymentFacts(cluster_name="liminal-dev", region="eu-west-1")
+    plan = plan_file(project.files[0], facts)[0]  # the pipeline (drift DAGs follow)
+    train = plan.tasks[1].container
+    assert train is not None
+    assert (train.cluster_name, train.region, train.kubeconfig) == (
+        "liminal-dev",
+        "eu-west-1",
+        None,
+    )
+    local = plan_file(project.files[0], DeploymentFacts.local())[0]
+    assert local.tasks[1].container is not None
+    assert local.tasks[1].container.cluster_name is None
+
+
+def test_dags_executor_keys_the_eks_operator_sets_itself_are_dropped() -> None:
+    from liminal_pulumi.airflow.dag_builder import _pod_args
+
+    keys = {"config_file": "/x", "in_cluster": True, "startup_timeout_seconds": 60}
+    assert _pod_args(keys, on_eks=True) == {"startup_timeout_seconds": 60}
+    assert _pod_args(keys) == keys

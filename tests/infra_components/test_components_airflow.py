@@ -5,7 +5,6 @@ import json
 import pulumi
 import pulumi_kubernetes as k8s
 import pytest
-import yaml
 
 from liminal_pulumi.airflow.deployment import FACTS_FILE_NAME, DeploymentFacts
 from liminal_pulumi.components.airflow import Airflow, AirflowArgs
@@ -18,7 +17,6 @@ from liminal_pulumi.testing import depends_on_transitively, resolve, run
 
 FACTS = DeploymentFacts(
     claims={"gettingstartedvol-pvc": "gettingstartedvol-pvc"},
-    kubeconfig="kube_config.yaml",
     cluster_name="afcluster",
     region="eu-west-1",
 ).to_json()
@@ -153,7 +151,7 @@ def test_dags_folder_holds_the_loader_its_imports_the_project_and_the_facts(pulu
         "dags/liminal/iris/liminal.yml",
         "dags/liminal/iris/blob.bin",
         f"dags/{FACTS_FILE_NAME}",
-        "dags/kube_config.yaml",
+        "dags/.airflowignore",
     }
     loader = uploaded["dags/liminal_dags.py"].inputs["source"]
     assert isinstance(loader, pulumi.FileAsset)
@@ -167,16 +165,26 @@ def test_dags_folder_holds_the_loader_its_imports_the_project_and_the_facts(pulu
     assert DeploymentFacts.model_validate_json(facts).cluster_name == "afcluster"
 
 
-def test_kubeconfig_in_the_dags_folder_reaches_the_cluster_with_get_token(pulumi_mocks, platform):
-    content = objects(pulumi_mocks, "afdev")["dags/kube_config.yaml"].inputs["content"]
-    config = yaml.safe_load(content)
-    cluster = platform["cluster"]
-    assert config["clusters"][0]["cluster"]["server"] == resolve(cluster.endpoint)
-    assert config["clusters"][0]["cluster"]["certificate-authority-data"] == resolve(
-        cluster.certificate_authority
-    )
-    args = config["users"][0]["user"]["exec"]["args"]
-    assert args[:6] == ["eks", "get-token", "--cluster-name", "afcluster", "--region", "eu-west-1"]
+def test_no_kubeconfig_is_uploaded_the_pod_operator_builds_its_own(pulumi_mocks, platform):
+    for prefix in ("afdev", "afprod"):
+        keys = set(objects(pulumi_mocks, prefix))
+        assert not any("kube" in key for key in keys), keys
+
+
+@pytest.mark.parametrize(
+    ("prefix", "content"),
+    [
+        ("afprod", "^liminal_pulumi(/|$)\n^liminal(/|$)\n"),  # Airflow 2.11: regexp by default
+        ("afdev", "/liminal_pulumi/\n/liminal/\n"),  # Airflow 3.0: glob by default
+    ],
+)
+def test_airflowignore_skips_the_bundled_package_in_the_versions_syntax(
+    pulumi_mocks, platform, prefix, content
+):
+    ignore = objects(pulumi_mocks, prefix)["dags/.airflowignore"]
+    assert ignore.inputs["content"] == content
+    versioning = one(pulumi_mocks, "aws:s3/bucketVersioning:BucketVersioning", prefix)
+    assert versioning.urn in ignore.dependencies
 
 
 def test_environment_settings(pulumi_mocks, platform):
@@ -190,9 +198,11 @@ def test_environment_settings(pulumi_mocks, platform):
     assert inputs["sourceBucketArn"] == bucket.state["arn"]
     assert inputs["dagS3Path"] == "dags"
     assert inputs["kmsKey"] == key.state["arn"]
-    assert inputs["airflowConfigurationOptions"]["core.liminal_home"] == (
-        "/usr/local/airflow/dags/liminal"
-    )
+    # Only the loader's option: no kubernetes_executor.* (MWAA runs Celery; the pod operators
+    # pass their own cluster, namespace and credentials).
+    assert inputs["airflowConfigurationOptions"] == {
+        "core.liminal_home": "/usr/local/airflow/dags/liminal"
+    }
     logging = inputs["loggingConfiguration"]
     assert set(logging) == {
         "dagProcessingLogs",
@@ -300,7 +310,6 @@ def test_only_what_needs_the_cluster_waits_for_it(pulumi_mocks, platform):
         "aws:ec2/securityGroup:SecurityGroup",
     ):
         assert not waits_for_cluster(one(pulumi_mocks, prefix_type, "afdev"))
-    assert waits_for_cluster(objects(pulumi_mocks, "afdev")["dags/kube_config.yaml"])
     assert waits_for_cluster(one(pulumi_mocks, "aws:eks/accessEntry:AccessEntry", "afdev"))
 
 

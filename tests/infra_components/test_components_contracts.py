@@ -56,6 +56,7 @@ def test_the_package_exports_every_component_and_its_args() -> None:
         "Airflow",
         "Services",
         "Monitoring",
+        "LoadBalancerController",
         "LiminalPlatform",
     }
     assert {a.__name__ for a in ARGS} >= {f"{n}Args" for n in names - {"LiminalPlatform"}}
@@ -100,7 +101,7 @@ def test_each_allowed_value_list_is_the_one_in_defaults() -> None:
     assert ALLOWED_VALUES["airflow_version"] is defaults.SUPPORTED_AIRFLOW_VERSIONS
     # the service plan maps exactly the exposures the components and settings allow
     assert tuple(service_plan.EXPOSURE_SERVICE_TYPES) == defaults.SERVICE_EXPOSURES
-    assert tuple(service_plan.EXPOSURE_ANNOTATIONS) == defaults.SERVICE_EXPOSURES
+    assert set(service_plan.LB_SCHEMES) < set(defaults.SERVICE_EXPOSURES)
 
 
 def test_services_refuse_an_unknown_exposure_naming_the_argument_and_the_choices(

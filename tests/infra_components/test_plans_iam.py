@@ -137,3 +137,23 @@ def test_logs_key_policy_lets_cloudwatch_logs_use_the_key_for_this_account_only(
     assert logs["Condition"]["ArnLike"] == {
         "kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:eu-west-1:1111:*"
     }
+
+
+# Actions that take no resource ARN, only `Resource: "*"` (Service Authorization Reference):
+# a statement scoping them to ARNs matches no request.
+STAR_ONLY_ACTIONS = {
+    "s3:ListAllMyBuckets",
+    "s3:GetAccountPublicAccessBlock",
+    "cloudwatch:PutMetricData",
+    "logs:DescribeLogGroups",
+}
+
+
+def test_execution_policy_has_no_statement_that_cannot_match(execution_policy):
+    assert not statements_with(execution_policy, "s3:ListAllMyBuckets")
+    assert all(s["Effect"] == "Allow" for s in execution_policy["Statement"])
+    for statement in execution_policy["Statement"]:
+        named = statement["Action"]
+        actions = {named} if isinstance(named, str) else set(named)
+        if actions & STAR_ONLY_ACTIONS:
+            assert statement["Resource"] == "*", statement

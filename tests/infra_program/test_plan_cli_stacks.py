@@ -154,6 +154,22 @@ def test_services_wait_for_nodes_add_ons_and_claims(plans: dict[str, dict[str, A
         assert addons == {"liminal-cluster-efs-csi", "liminal-cluster-metrics-server"}
 
 
+def test_load_balanced_services_wait_for_the_load_balancer_controller(
+    plans: dict[str, dict[str, Any]],
+) -> None:
+    # prod exposes its services on an internal NLB: the controller is installed, the Service
+    # asks for it; dev (cluster_ip) runs no controller.
+    assert of_type(plans["dev"], "liminal:aws:LoadBalancerController") == []
+    prod = plans["prod"]
+    (services,) = of_type(prod, "liminal:aws:Services")
+    (release,) = of_type(prod, "kubernetes:helm.sh/v3:Release")
+    assert release["urn"] in services["dependencies"]  # a component's depends_on: its children
+    assert release["inputs"]["chart"] == "aws-load-balancer-controller"
+    assert release["inputs"]["values"]["clusterName"] == "liminal-prod"
+    (service,) = of_type(prod, "kubernetes:core/v1:Service")
+    assert service["inputs"]["spec"]["loadBalancerClass"] == "service.k8s.aws/nlb"
+
+
 def test_text_output_shows_tree_counts_and_settings() -> None:
     done = liminal("plan", "examples/iris", "--stack", "dev")
     assert done.returncode == 0, done.stderr

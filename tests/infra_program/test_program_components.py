@@ -120,6 +120,7 @@ def test_services_wire_image_claims_and_exposure(pulumi_mocks: MockCloud) -> Non
     assert service.inputs["spec"]["type"] == "LoadBalancer"
     annotations = service.inputs["metadata"]["annotations"]
     assert annotations["service.beta.kubernetes.io/aws-load-balancer-scheme"] == "internal"
+    assert service.inputs["spec"]["loadBalancerClass"] == "service.k8s.aws/nlb"
     (pdb,) = pulumi_mocks.of_type("kubernetes:policy/v1:PodDisruptionBudget", "svcs-")
     (hpa,) = pulumi_mocks.of_type("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "svcs-")
     assert pdb.inputs["spec"]["selector"] == deployment.inputs["spec"]["selector"]

@@ -101,6 +101,30 @@ def test_service_type_follows_exposure(exposure: str, kind: str, scheme: str | N
     assert obj["spec"]["selector"] == service_plan.selector(_service())
 
 
+@pytest.mark.parametrize("exposure", ["internal_load_balancer", "public_load_balancer"])
+def test_load_balanced_services_are_the_aws_load_balancer_controllers(exposure: str) -> None:
+    obj = service_plan.service_object(_service(), "ns", exposure)
+    # The class hands the Service to the AWS Load Balancer Controller (and keeps the legacy
+    # in-tree controller off it); the NLB sends to pod IPs, health-checked on /ready.
+    assert obj["spec"]["loadBalancerClass"] == "service.k8s.aws/nlb"
+    annotations = obj["metadata"]["annotations"]
+    prefix = "service.beta.kubernetes.io/aws-load-balancer-"
+    assert annotations[f"{prefix}nlb-target-type"] == "ip"
+    assert annotations[f"{prefix}healthcheck-protocol"] == "http"
+    assert annotations[f"{prefix}healthcheck-path"] == "/ready"
+    assert annotations[f"{prefix}healthcheck-port"] == "traffic-port"
+    # Only the controller's annotations: none of the in-tree controller's.
+    assert f"{prefix}internal" not in annotations
+    assert f"{prefix}type" not in annotations
+    assert obj["spec"]["ports"][0]["port"] == 80
+
+
+def test_a_cluster_ip_service_has_no_load_balancer_class() -> None:
+    obj = service_plan.service_object(_service(), "ns", "cluster_ip")
+    assert "loadBalancerClass" not in obj["spec"]
+    assert "annotations" not in obj["metadata"]
+
+
 def test_autoscaler_and_budget() -> None:
     hpa = service_plan.autoscaler(_service(), "ns")["spec"]
     assert (hpa["minReplicas"], hpa["maxReplicas"]) == (2, 5)

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import contextvars
+import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
-from stack_settings import SettingsError, settings_from_config
+from stack_settings import (
+    SettingsError,
+    StackSettings,
+    kubernetes_support_warnings,
+    read_settings,
+    settings_from_config,
+)
 
 from liminal_pulumi import defaults
 from liminal_pulumi.offline_plan import read_project, stack_config
@@ -95,3 +104,105 @@ def test_stack_files_differ_as_environments_should() -> None:
     assert prod.node_min_size >= 2 and prod.mwaa_min_workers >= 2
     assert prod.az_count >= dev.az_count
     assert len({dev.vpc_cidr, staging.vpc_cidr, prod.vpc_cidr}) == 3
+
+
+# --- Kubernetes version against the EKS release calendar, on fixed days ----------------------
+
+# The day this check was written: 1.33's standard support had ended (2026-07-29), 1.34's ends
+# the next day, 1.35's on 2027-03-27 (EKS user guide, "Amazon EKS Kubernetes release calendar").
+WRITTEN_ON = dt.date(2026, 12, 1)
+
+
+def _k8s(version: str, *, protect: bool = False) -> StackSettings:
+    return settings_from_config(
+        {"liminal:kubernetesVersion": version, "liminal:protect": json.dumps(protect)}
+    )
+
+
+def test_default_and_stack_versions_are_in_standard_support_when_written() -> None:
+    assert defaults.KUBERNETES_VERSION == "1.35"
+    assert kubernetes_support_warnings(settings_from_config({}), WRITTEN_ON) == []
+    for stack in ("dev", "staging", "prod"):
+        settings = settings_from_config(stack_config(REPO_ROOT, stack))
+        assert settings.kubernetes_version == defaults.KUBERNETES_VERSION, stack
+        assert kubernetes_support_warnings(settings, WRITTEN_ON) == [], stack
+
+
+def test_calendar_pins_the_eks_dates() -> None:
+    calendar = defaults.EKS_KUBERNETES_CALENDAR
+    assert calendar["1.33"] == (dt.date(2025, 5, 29), dt.date(2026, 7, 29), dt.date(2027, 7, 29))
+    assert calendar["1.34"] == (dt.date(2025, 10, 2), dt.date(2026, 12, 2), dt.date(2027, 12, 2))
+    assert calendar["1.35"] == (dt.date(2026, 1, 27), dt.date(2027, 3, 27), dt.date(2028, 3, 27))
+
+
+def test_last_day_of_standard_support_passes_in_any_stack() -> None:
+    for protect in (False, True):
+        assert (
+            kubernetes_support_warnings(_k8s("1.33", protect=protect), dt.date(2026, 7, 28)) == []
+        )
+
+
+def test_past_standard_support_warns_in_dev() -> None:
+    (warning,) = kubernetes_support_warnings(_k8s("1.33"), dt.date(2026, 7, 29))
+    assert warning.startswith("liminal:kubernetesVersion: ")
+    assert "2026-07-29" in warning and "extended support" in warning
+
+
+def test_past_standard_support_fails_in_prod() -> None:
+    with pytest.raises(SettingsError) as caught:
+        kubernetes_support_warnings(_k8s("1.33", protect=True), WRITTEN_ON)
+    (problem,) = caught.value.problems
+    assert problem.startswith("liminal:kubernetesVersion: ")
+    assert "2026-07-29" in problem
+
+
+@pytest.mark.parametrize(
+    ("version", "day", "message"),
+    [
+        (
+            "1.31",
+            dt.date(2026, 11, 26),
+            "extended support of Kubernetes 1.31 .* ended on 2026-11-26",
+        ),
+        ("1.28", WRITTEN_ON, "no longer offers Kubernetes 1.28"),
+        ("1.35", dt.date(2026, 1, 26), "offers Kubernetes 1.35 from 2026-01-27"),
+    ],
+)
+def test_versions_eks_cannot_create_fail_in_every_stack(
+    version: str, day: dt.date, message: str
+) -> None:
+    with pytest.raises(SettingsError, match=message) as caught:
+        kubernetes_support_warnings(_k8s(version), day)
+    assert "liminal:kubernetesVersion" in str(caught.value)
+
+
+def test_a_version_newer_than_the_calendar_warns_that_its_dates_are_unknown() -> None:
+    (warning,) = kubernetes_support_warnings(_k8s("1.36", protect=True), WRITTEN_ON)
+    assert "newer than the EKS release calendar" in warning
+
+
+def _read_in_stack(config: dict[str, str], day: dt.date) -> StackSettings:
+    """`read_settings` with the stack config the engine would provide (in a copied context, so
+    the session's global config is untouched)."""
+    from pulumi.runtime import config as runtime_config
+
+    def read() -> StackSettings:
+        runtime_config.CONFIG.set(dict(config))
+        return read_settings(today=day)
+
+    return contextvars.copy_context().run(read)
+
+
+def test_program_settings_log_the_warning_and_stop_prod(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pulumi
+
+    logged: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *a, **k: logged.append(message))
+    monkeypatch.delenv("PULUMI_CONFIG", raising=False)
+    dev = _read_in_stack({"liminal:kubernetesVersion": "1.33"}, WRITTEN_ON)
+    assert dev.kubernetes_version == "1.33"
+    assert len(logged) == 1 and logged[0].startswith("liminal:kubernetesVersion: ")
+    prod = {"liminal:kubernetesVersion": "1.33", "liminal:protect": "true"}
+    with pytest.raises(SettingsError, match="liminal:kubernetesVersion"):
+        _read_in_stack(prod, WRITTEN_ON)
+    assert _read_in_stack(prod, dt.date(2026, 7, 28)).protect is True
