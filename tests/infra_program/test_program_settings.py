@@ -123,7 +123,7 @@ def test_default_and_stack_versions_are_in_standard_support_when_written() -> No
     assert defaults.KUBERNETES_VERSION == "1.35"
     assert kubernetes_support_warnings(settings_from_config({}), WRITTEN_ON) == []
     for stack in ("dev", "staging", "prod"):
-        settings = settings_from_config(stack_config(REPO_ROOT, stack))
+        settings = settings_from_config(stack_config(read_project(REPO_ROOT), stack))
         assert settings.kubernetes_version == defaults.KUBERNETES_VERSION, stack
         assert kubernetes_support_warnings(settings, WRITTEN_ON) == [], stack
 
