@@ -124,8 +124,6 @@ def _evaluate(installed: dict[str, Path], folder: Path) -> dict[str, Any]:
     runner = installed["root"] / "runner"
     runner.mkdir(exist_ok=True)
     shutil.copy(HERE / "run_under_mocks.py", runner / "run_under_mocks.py")
-    # TODO(issue 9, i9-plan): drop this copy when the runner uses liminal_pulumi.testing.
-    shutil.copy(REPO_ROOT / "tests" / "pulumi_mocks.py", runner / "pulumi_mocks.py")
     out = _checked(
         installed["python"],
         runner / "run_under_mocks.py",
