@@ -194,6 +194,11 @@ def _load_what_loads(path: Path) -> tuple[Project, bool]:
     return project, bool(problems)
 
 
+ProjectDirOption = typer.Option(
+    None,
+    "--project-dir",
+    help="The Pulumi project's folder (holding Pulumi.yaml); default: the current folder.",
+)
 PlanDiffOption = typer.Option(
     None, "--diff", help="A plan JSON to compare with: show what is added, removed, changed."
 )
@@ -203,11 +208,15 @@ PlanDiffOption = typer.Option(
 @app.command()
 def plan(
     path: Path = PathArg,
-    stack: str = typer.Option("dev", help="Stack whose stacks/Pulumi.<stack>.yaml applies."),
+    stack: str = typer.Option(
+        "dev", help="Stack whose Pulumi.<stack>.yaml (in the project's stackConfigDir) applies."
+    ),
+    project_dir: Path | None = ProjectDirOption,
     json_output: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
     diff: Path | None = PlanDiffOption,
 ) -> None:
-    """Show the resources a stack would hold, evaluated offline under the Pulumi SDK's mocks."""
+    """Show the resources a stack would hold: the Pulumi project's program, run offline under
+    the mock cloud of liminal_pulumi.testing, with the stack's config."""
     from rich.console import Console
 
     from liminal_pulumi.dsl.diagnostics import LiminalConfigError
@@ -226,7 +235,7 @@ def plan(
         typer.echo(f"error: {diff}: not a plan JSON ({error})", err=True)
         raise typer.Exit(2) from None
     try:
-        result = run_plan(path, stack)
+        result = run_plan(path, stack, project_dir)
     except (PlanError, LiminalConfigError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None

@@ -1,9 +1,18 @@
-"""`liminal plan`: the resources a stack would hold, from the real program run under mocks.
+"""`liminal plan`: the resources a stack would hold, from the project's own program run offline.
 
-The Pulumi program (`infra/__main__.py`) runs in this process under the SDK's mocks with the
-config of `stacks/Pulumi.<stack>.yaml`, so a plan needs no cloud credentials and no Pulumi CLI.
-Every registration is recorded (type, name, parent, inputs, protection, dependencies); the result
-prints as a tree by component, serialises to JSON, and two JSON plans diff.
+It works in any Pulumi (Python) project that uses the library, the way the Pulumi CLI runs one:
+`Pulumi.yaml` in the project folder gives the project's `name`, its program (`main`, default
+the project folder) and where stack files are (`stackConfigDir`, default the project folder);
+the program then runs in this process, from the project folder (`runpy` on `main`, which puts
+the program's folder on `sys.path`), under the mock cloud of `liminal_pulumi.testing` and with
+the config of `Pulumi.<stack>.yaml` (plus `liminal:project`, the liminal project planned). No
+cloud credentials, no Pulumi CLI. The library never imports the program: whatever the program
+checks (its settings, the liminal.yml) it reports by raising, and the plan turns that into one
+message (`PlanError`).
+
+Every registration is recorded (type, name, parent, inputs, protection, dependencies); the
+result prints as a tree by component, serialises to JSON, and two JSON plans diff, value by
+value.
 """
 
 from __future__ import annotations
@@ -12,6 +21,8 @@ import hashlib
 import json
 import os
 import runpy
+import sys
+import traceback
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
@@ -20,20 +31,32 @@ from typing import Any
 
 import pulumi
 import yaml
-from pulumi.runtime import mocks, rpc
+from pulumi.runtime import rpc
 
 from liminal_pulumi import defaults
+from liminal_pulumi.testing import (
+    ORGANIZATION,
+    REGION,
+    STACK_TYPE,
+    DuplicateUrnError,
+    MockCloud,
+    Registration,
+    install,
+    is_wire_secret,
+    run,
+    whole_numbers,
+)
 
-PULUMI_PROJECT = "liminal"
 SECRET = "[secret]"
 UNKNOWN = "[unknown]"
-PLAN_ORGANIZATION = "organization"
 # Digests a plan's mocked source stack reports for a promotion (no registry is read offline).
 PLAN_DIGEST = "sha256:" + "0" * 64
+# The config key a plan sets to the liminal project it plans (relative to the project folder).
+PROJECT_CONFIG_KEY = "liminal:project"
 
 
 class PlanError(Exception):
-    """A user-facing problem with a plan's inputs (stack file, settings, liminal.yml)."""
+    """A user-facing problem with a plan's inputs (Pulumi.yaml, stack file, program, settings)."""
 
 
 @dataclass(frozen=True)
@@ -48,9 +71,27 @@ class PlannedResource:
     dependencies: tuple[str, ...]
     inputs: dict[str, Any]
 
+    @classmethod
+    def of(cls, registration: Registration) -> PlannedResource:
+        """A registration as a plan shows it: secrets masked, assets by content hash."""
+        return cls(
+            urn=registration.urn,
+            type=registration.type,
+            name=registration.name,
+            parent=registration.parent or None,
+            custom=registration.custom,
+            protect=registration.protect,
+            retain_on_delete=registration.retain_on_delete,
+            dependencies=registration.dependencies,
+            inputs=_plain(registration.wire_inputs),
+        )
+
 
 @dataclass
 class Plan:
+    """A stack's plan. `settings` is the stack's config as the program received it (values as
+    the stack file types them, secrets masked); `outputs` the stack outputs."""
+
     stack: str
     project: str
     settings: dict[str, Any]
@@ -73,7 +114,8 @@ class Plan:
 
     @classmethod
     def from_json(cls, text: str) -> Plan:
-        data = json.loads(text)
+        """A plan from `to_json`'s text; whole numbers as ints (older plans wrote `30.0`)."""
+        data = whole_numbers(json.loads(text))
         resources = [
             PlannedResource(**{**r, "dependencies": tuple(r["dependencies"])})
             for r in data["resources"]
@@ -107,39 +149,81 @@ class Plan:
 
 # --- the diff ---------------------------------------------------------------------------------
 
+# Marks a value that one side of a diff does not have (JSON leaves the key out).
+_ABSENT = object()
+
+
+@dataclass(frozen=True)
+class Change:
+    """One changed value: `path` into the inputs (`spec.template.spec.containers[0].image`),
+    or `[protect]` / `[retain_on_delete]` for an option; `old`/`new` absent when the value is
+    added or removed."""
+
+    path: str
+    old: Any = _ABSENT
+    new: Any = _ABSENT
+
+    def to_dict(self) -> dict[str, Any]:
+        values = {"old": self.old, "new": self.new}
+        return {k: v for k, v in values.items() if v is not _ABSENT}
+
 
 @dataclass(frozen=True)
 class PlanDiff:
     added: list[str]
     removed: list[str]
-    # urn -> names of the inputs (or options) that differ
-    changed: dict[str, list[str]]
+    # urn -> the values that differ, leaf by leaf
+    changed: dict[str, list[Change]]
 
     @property
     def empty(self) -> bool:
         return not (self.added or self.removed or self.changed)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+        """`{"added": [urn], "removed": [urn], "changed": {urn: {path: {"old", "new"}}}}`."""
+        data = {
+            "added": self.added,
+            "removed": self.removed,
+            "changed": {
+                urn: {change.path: change.to_dict() for change in changes}
+                for urn, changes in self.changed.items()
+            },
+        }
+        return json.dumps(data, indent=2, sort_keys=True, default=str) + "\n"
+
+
+def _changes(path: str, old: Any, new: Any) -> Iterator[Change]:
+    """The leaf values that differ between `old` and `new` (mappings by key, lists by index)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(old.keys() | new.keys()):
+            inner = f"{path}.{key}" if path else str(key)
+            yield from _changes(inner, old.get(key, _ABSENT), new.get(key, _ABSENT))
+    elif isinstance(old, list) and isinstance(new, list):
+        for index in range(max(len(old), len(new))):
+            yield from _changes(
+                f"{path}[{index}]",
+                old[index] if index < len(old) else _ABSENT,
+                new[index] if index < len(new) else _ABSENT,
+            )
+    elif old is _ABSENT or new is _ABSENT or old != new or type(old) is not type(new):
+        yield Change(path, old, new)
 
 
 def diff_plans(old: Plan, new: Plan) -> PlanDiff:
+    """What `new` adds, removes and changes relative to `old`, by URN; a change lists every
+    differing input value (old and new) and protection option."""
     before, after = old.by_urn(), new.by_urn()
-    changed: dict[str, list[str]] = {}
+    changed: dict[str, list[Change]] = {}
     for urn in sorted(before.keys() & after.keys()):
         a, b = before[urn], after[urn]
-        keys = sorted(
-            key
-            for key in a.inputs.keys() | b.inputs.keys()
-            if a.inputs.get(key) != b.inputs.get(key)
-        )
-        keys += [
-            f"[{option}]"
+        changes = list(_changes("", a.inputs, b.inputs))
+        changes += [
+            Change(f"[{option}]", getattr(a, option), getattr(b, option))
             for option in ("protect", "retain_on_delete")
             if getattr(a, option) != getattr(b, option)
         ]
-        if keys:
-            changed[urn] = keys
+        if changes:
+            changed[urn] = changes
     return PlanDiff(
         added=sorted(after.keys() - before.keys()),
         removed=sorted(before.keys() - after.keys()),
@@ -147,50 +231,125 @@ def diff_plans(old: Plan, new: Plan) -> PlanDiff:
     )
 
 
-# --- stack files ------------------------------------------------------------------------------
+# --- the Pulumi project and its stack files ---------------------------------------------------
 
 
-def find_repo_root(start: Path) -> Path:
-    """The folder of `Pulumi.yaml` at or above `start`, else the checkout this package is in."""
-    for folder in (start.resolve(), *start.resolve().parents):
-        if (folder / "Pulumi.yaml").is_file():
-            return folder
-    return Path(__file__).resolve().parents[1]
+@dataclass(frozen=True)
+class PulumiProject:
+    """What `Pulumi.yaml` tells the Pulumi CLI: https://www.pulumi.com/docs/iac/concepts/projects/project-file/
+
+    `main` is the program (a folder holding `__main__.py`, or a `.py` file); `config` the
+    project-level config values and defaults (`namespace:key` -> value).
+    """
+
+    directory: Path
+    name: str
+    main: Path
+    stack_config_dir: Path
+    config: dict[str, Any]
+
+    def qualify(self, key: str) -> str:
+        """A config key as the engine names it: `key` without a namespace is the project's."""
+        return key if ":" in key else f"{self.name}:{key}"
 
 
-def stack_config(repo_root: Path, stack: str) -> dict[str, str]:
-    """A stack file's config as the engine hands it to a program: strings, JSON for the rest."""
-    pulumi_yaml = yaml.safe_load((repo_root / "Pulumi.yaml").read_text()) or {}
-    stacks_dir = repo_root / pulumi_yaml.get("stackConfigDir", ".")
-    path = stacks_dir / f"Pulumi.{stack}.yaml"
-    if not path.is_file():
-        known = sorted(p.name.split(".")[1] for p in stacks_dir.glob("Pulumi.*.yaml"))
-        raise PlanError(f"{path}: no such stack file (stacks: {', '.join(known) or 'none'})")
+def _read_yaml(path: Path) -> Any:
     try:
-        document = yaml.safe_load(path.read_text()) or {}
+        return yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
-        raise PlanError(f"{path}: not valid YAML: {error}") from None
-    config = document.get("config") or {}
+        mark = getattr(error, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise PlanError(f"{where}: not valid YAML: {problem}") from None
+
+
+def read_project(directory: Path) -> PulumiProject:
+    """The Pulumi project in `directory`; `PlanError` (one line) when there is none or its
+    `Pulumi.yaml` is not usable."""
+    directory = directory.resolve()
+    path = directory / "Pulumi.yaml"
+    if not path.is_file():
+        if (directory / "Pulumi.yml").is_file():
+            path = directory / "Pulumi.yml"
+        else:
+            raise PlanError(
+                f"{path}: no such file (run `liminal plan` in a Pulumi project's folder, or pass "
+                "--project-dir)"
+            )
+    document = _read_yaml(path)
+    if not isinstance(document, Mapping) or not isinstance(document.get("name"), str):
+        raise PlanError(f"{path}: a Pulumi project file needs a `name`")
+    runtime = document.get("runtime")
+    runtime_name = runtime.get("name") if isinstance(runtime, Mapping) else runtime
+    if runtime_name != "python":
+        raise PlanError(f"{path}: runtime {runtime_name!r}: `liminal plan` runs Python programs")
+    main = directory / str(document.get("main") or ".")
+    if not main.exists():
+        raise PlanError(f"{path}: main: {main} does not exist")
+    if main.is_dir() and not (main / "__main__.py").is_file():
+        raise PlanError(f"{path}: main: {main} has no __main__.py")
+    project = PulumiProject(
+        directory=directory,
+        name=document["name"],
+        main=main,
+        stack_config_dir=directory / str(document.get("stackConfigDir") or "."),
+        config={},
+    )
+    declared = document.get("config") or {}
+    if not isinstance(declared, Mapping):
+        raise PlanError(f"{path}: `config` must be a mapping of key to value")
+    for key, value in declared.items():
+        # `key: value`, or `key: {type, default | value, ...}` (a declared key's default).
+        if isinstance(value, Mapping) and ("default" in value or "value" in value):
+            value = value.get("value", value.get("default"))
+        elif isinstance(value, Mapping) and "type" in value:
+            continue  # declared without a default: the stack must give it
+        project.config[project.qualify(str(key))] = value
+    return project
+
+
+def stack_file(project: PulumiProject, stack: str) -> Path:
+    return project.stack_config_dir / f"Pulumi.{stack}.yaml"
+
+
+def stack_values(project: PulumiProject, stack: str) -> dict[str, Any]:
+    """The stack's config as its file types it (project defaults first), secrets as `[secret]`
+    (encrypted values cannot be read offline); `PlanError` for a missing or bad file."""
+    path = stack_file(project, stack)
+    if not path.is_file():
+        known = sorted(p.name.split(".")[1] for p in project.stack_config_dir.glob("Pulumi.*.y*ml"))
+        raise PlanError(f"{path}: no such stack file (stacks: {', '.join(known) or 'none'})")
+    document = _read_yaml(path) or {}
+    config = (document.get("config") or {}) if isinstance(document, Mapping) else None
     if not isinstance(config, Mapping):
         raise PlanError(f"{path}: `config` must be a mapping of key to value")
-    values: dict[str, str] = {}
+    values = dict(project.config)
     for key, value in config.items():
-        if isinstance(value, Mapping) and "secure" in value:
-            values[str(key)] = SECRET  # encrypted values cannot be read offline
-        elif isinstance(value, str):
-            values[str(key)] = value
-        else:
-            values[str(key)] = json.dumps(value)
+        secure = isinstance(value, Mapping) and "secure" in value
+        values[project.qualify(str(key))] = SECRET if secure else value
     return values
 
 
-# --- running the program under mocks ----------------------------------------------------------
+def engine_config(values: Mapping[str, Any]) -> dict[str, str]:
+    """Config as the engine hands it to a program: strings as they are, JSON for the rest."""
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
+
+
+def stack_config(project: PulumiProject, stack: str) -> dict[str, str]:
+    """The stack's config in the engine's form (`namespace:key` -> string)."""
+    return engine_config(stack_values(project, stack))
+
+
+# --- running the program under the mock cloud -------------------------------------------------
 
 
 def _plain(value: Any) -> Any:
-    """Inputs as JSON: secrets masked, assets by content hash, nested values converted."""
-    if rpc.is_rpc_secret(value):
+    """Inputs as JSON: secrets masked, assets by content hash, unknowns marked, whole numbers as
+    ints, nested values converted."""
+    if is_wire_secret(value):
         return SECRET
+    if value is rpc.UNKNOWN:
+        return UNKNOWN
     if isinstance(value, pulumi.StringAsset):
         text = value.text.encode()
         return {"asset": "text", "sha256": hashlib.sha256(text).hexdigest(), "bytes": len(text)}
@@ -204,187 +363,11 @@ def _plain(value: Any) -> Any:
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     if value is None or isinstance(value, str | int | float | bool):
         return value
     return str(value)
-
-
-ACCOUNT = "123456789012"
-
-
-def mock_state(type_: str, name: str, inputs: dict[str, Any], cloud: MockCloud) -> dict[str, Any]:
-    """Outputs a cloud would report, enough for the program's own wiring to resolve."""
-    region = cloud.region
-    arn_name = inputs.get("name") or name
-    service = type_.split(":")[1].split("/")[0]
-    state: dict[str, Any] = {**inputs, "arn": f"arn:aws:{service}:{region}:{ACCOUNT}:{arn_name}"}
-    state.setdefault("name", name)
-    if type_ == "aws:ecr/repository:Repository":
-        url = f"{ACCOUNT}.dkr.ecr.{region}.amazonaws.com/{state['name']}"
-        state.update(repositoryUrl=url, registryId=ACCOUNT)
-    elif type_ == "eks:index:Cluster":
-        cluster = str(inputs.get("name") or name)
-        endpoint = f"https://{cluster}.eks.{region}.amazonaws.com"
-        kubeconfig = {
-            "clusters": [
-                {
-                    "name": cluster,
-                    "cluster": {"server": endpoint, "certificate-authority-data": "Q0E="},
-                }
-            ]
-        }
-        issuer = f"oidc.eks.{region}.amazonaws.com/id/{cluster}"
-        state.update(
-            kubeconfigJson=json.dumps(kubeconfig),
-            oidcProviderArn=f"arn:aws:iam::{ACCOUNT}:oidc-provider/{issuer}",
-            oidcProviderUrl=issuer,
-            nodeSecurityGroupId=f"sg-{cluster}-nodes",
-            clusterSecurityGroupId=f"sg-{cluster}-cluster",
-        )
-    elif type_ == "aws:ec2/launchTemplate:LaunchTemplate":
-        state["latestVersion"] = 1
-    elif type_ == "aws:s3/bucketObjectv2:BucketObjectv2":
-        content = json.dumps(_plain(inputs), sort_keys=True, default=str).encode()
-        state["versionId"] = hashlib.sha256(content).hexdigest()[:32]
-    elif type_ == "aws:s3/bucket:Bucket":
-        state.setdefault("bucket", f"{name}-bucket")
-    elif type_ == "aws:amp/scraper:Scraper":
-        # AMP creates a service-linked role per scraper; the program gives it cluster access.
-        state["roleArn"] = (
-            f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/scraper.aps.amazonaws.com/"
-            f"AWSServiceRoleForAmazonPrometheusScraper_{name}"
-        )
-    elif type_ == "aws:mwaa/environment:Environment":
-        state["webserverUrl"] = f"{name}.airflow.{region}.on.aws"
-    elif type_ == "pulumi:pulumi:StackReference":
-        source = str(inputs.get("name", name))
-        state["outputs"] = cloud.stack_outputs.get(source, cloud.default_stack_outputs(source))
-    elif type_ == "docker-build:index:Image":
-        tags = inputs.get("tags") or [name]
-        state.update(ref=f"{tags[0]}@{PLAN_DIGEST}", digest=PLAN_DIGEST)
-    elif type_ == "docker-build:index:Index":
-        state.update(ref=f"{inputs.get('tag', name)}@{PLAN_DIGEST}")
-    return state
-
-
-class MockCloud(pulumi.runtime.Mocks):
-    """Mocks answering like AWS would, enough for the liminal program's wiring to resolve.
-
-    `stack_outputs` maps a stack reference name (`org/project/stack`) to the outputs it reports;
-    a reference not listed gets `default_stack_outputs` (digests for `image_tags`, `revision`).
-    """
-
-    def __init__(
-        self,
-        region: str = "us-east-1",
-        image_tags: tuple[str, ...] = (),
-        revision: str = "",
-    ) -> None:
-        self.region = region
-        self.image_tags = image_tags
-        self.revision = revision
-        self.stack_outputs: dict[str, dict[str, Any]] = {}
-
-    def default_stack_outputs(self, source: str) -> dict[str, Any]:
-        from liminal_pulumi.plans import registry_plan
-
-        prefix = f"liminal-{source.rsplit('/', 1)[-1]}"
-        registry = f"{ACCOUNT}.dkr.ecr.{self.region}.amazonaws.com"
-        return {
-            defaults.PROMOTION_IMAGE_REFS_OUTPUT: {
-                tag: f"{registry}/{registry_plan.repository_name(prefix, tag)}@{PLAN_DIGEST}"
-                for tag in self.image_tags
-            },
-            defaults.PROMOTION_REVISION_OUTPUT: self.revision,
-        }
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
-        return f"{args.name}-id", mock_state(args.typ, args.name, dict(args.inputs), self)
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
-        region = self.region
-        by_token: dict[str, dict[str, Any]] = {
-            "aws:index/getCallerIdentity:getCallerIdentity": {
-                "accountId": ACCOUNT,
-                "arn": f"arn:aws:iam::{ACCOUNT}:user/plan",
-                "userId": "plan",
-            },
-            "aws:index/getPartition:getPartition": {
-                "partition": "aws",
-                "dnsSuffix": "amazonaws.com",
-            },
-            "aws:index/getRegion:getRegion": {"region": region, "name": region, "id": region},
-            "aws:index/getAvailabilityZones:getAvailabilityZones": {
-                "names": [f"{region}{zone}" for zone in "abcdef"],
-                "zoneIds": [f"az{index}" for index in range(1, 7)],
-            },
-            "aws:ecr/getAuthorizationToken:getAuthorizationToken": {
-                "userName": "AWS",
-                "password": "plan",
-                "proxyEndpoint": f"https://{ACCOUNT}.dkr.ecr.{region}.amazonaws.com",
-            },
-        }
-        return {**args.args, **by_token.get(args.token, {})}, []
-
-
-class RecordingMonitor(mocks.MockMonitor):
-    """The SDK's mock monitor, also recording each registration with its options."""
-
-    def __init__(self, cloud: MockCloud) -> None:
-        super().__init__(cloud)
-        self.records: list[PlannedResource] = []
-
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (the gRPC method's name)
-        if request.type != "pulumi:pulumi:Stack":
-            self._record(
-                request,
-                request.object,
-                custom=bool(request.custom),
-                protect=bool(request.protect),
-                retain_on_delete=bool(request.retainOnDelete),
-            )
-        return super().RegisterResource(request)
-
-    def ReadResource(self, request: Any) -> Any:  # noqa: N802 (stack references are reads)
-        self._record(
-            request, request.properties, custom=True, protect=False, retain_on_delete=False
-        )
-        return super().ReadResource(request)
-
-    def _record(
-        self, request: Any, properties: Any, *, custom: bool, protect: bool, retain_on_delete: bool
-    ) -> None:
-        inputs = rpc.deserialize_properties(properties, keep_unknowns=True)
-        self.records.append(
-            PlannedResource(
-                urn=self.make_urn(request.parent, request.type, request.name),
-                type=request.type,
-                name=request.name,
-                parent=request.parent or None,
-                custom=custom,
-                protect=protect,
-                retain_on_delete=retain_on_delete,
-                dependencies=tuple(sorted(set(request.dependencies))),
-                inputs=_plain(inputs),
-            )
-        )
-
-    # No Resource object crosses the mock monitor (the upstream "different loop" bug).
-    def SupportsFeature(self, request: Any) -> Any:  # noqa: N802
-        if request.id == "resourceReferences":
-            return type("SupportsFeatureResponse", (object,), {"hasSupport": False})
-        return super().SupportsFeature(request)
-
-    def GetDeploymentInfo(self, request: Any) -> Any:  # noqa: N802
-        from pulumi.runtime.proto import resource_pb2
-
-        info = super().GetDeploymentInfo(request)
-        features = [
-            feature
-            for feature in info.supportedFeatures
-            if feature != resource_pb2.RESOURCE_MONITOR_FEATURE_RESOURCE_REFERENCES
-        ]
-        return resource_pb2.DeploymentInfo(supportedFeatures=features)
 
 
 def _resolve_output(value: Any) -> Any:
@@ -398,76 +381,107 @@ def _resolve_output(value: Any) -> Any:
     return _plain(_sync_await(output.future()))
 
 
-def run_plan(project: Path, stack: str, repo_root: Path | None = None) -> Plan:
-    """Run the stack's program under mocks for the liminal project at `project`.
+def _promotion_source_outputs(
+    image_tags: tuple[str, ...], revision: str, region: str, account: str
+) -> Any:
+    """What a stack running `LiminalPlatform` exports for the next one (`imageRefs`,
+    `projectRevision`), as the plan's stand-in for a referenced stack: this checkout's
+    revision and images, pinned by a placeholder digest."""
+    from liminal_pulumi.plans import registry_plan
 
-    Raises `PlanError` for a bad stack file or settings and `LiminalConfigError` for a bad
-    liminal.yml, both before any resource is registered. Mocks are process-global: one plan per
+    def outputs(source: str) -> dict[str, Any]:
+        prefix = f"liminal-{source.rsplit('/', 1)[-1]}"
+        registry = f"{account}.dkr.ecr.{region}.amazonaws.com"
+        return {
+            defaults.PROMOTION_IMAGE_REFS_OUTPUT: {
+                tag: f"{registry}/{registry_plan.repository_name(prefix, tag)}@{PLAN_DIGEST}"
+                for tag in image_tags
+            },
+            defaults.PROMOTION_REVISION_OUTPUT: revision,
+        }
+
+    return outputs
+
+
+def _program_error(error: BaseException, project: PulumiProject) -> PlanError:
+    """One message for what the program raised: a `pulumi.RunError` (how a program reports bad
+    config) as it is; anything else with its type and where it was raised, no traceback."""
+    if isinstance(error, pulumi.RunError | DuplicateUrnError):
+        return PlanError(str(error))
+    frames = traceback.extract_tb(error.__traceback__)
+    where = f" (raised at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
+    program = os.path.relpath(project.main, project.directory)
+    return PlanError(f"the program ({program}) failed: {type(error).__name__}: {error}{where}")
+
+
+def _run_program(project: PulumiProject) -> None:
+    """Run `main` as the Pulumi CLI's Python host does: as `__main__`, from the project folder,
+    the program's folder first on `sys.path`."""
+    folder = project.main if project.main.is_dir() else project.main.parent
+    previous_cwd, previous_path = Path.cwd(), list(sys.path)
+    os.chdir(project.directory)
+    sys.path.insert(0, str(folder))
+    try:
+        run(lambda: runpy.run_path(str(project.main), run_name="__main__"))
+    finally:
+        os.chdir(previous_cwd)
+        sys.path[:] = previous_path
+
+
+def run_plan(project: Path, stack: str, project_dir: Path | None = None) -> Plan:
+    """Run the Pulumi project's program (in `project_dir`, default the current folder) under
+    the mock cloud for stack `stack`, planning the liminal project at `project`.
+
+    Raises `PlanError` for a missing or bad Pulumi.yaml, stack file or program and for anything
+    the program raises (a `pulumi.RunError` for bad settings), and `LiminalConfigError` for a
+    bad liminal.yml, before any resource is registered. Mocks are process-global: one plan per
     process (the CLI runs one).
     """
-    from pulumi.runtime import config as runtime_config
-    from pulumi.runtime.stack import run_pulumi_func
-    from pulumi.runtime.sync_await import _sync_await
-
     from liminal_pulumi.dsl.loader import load_project
-    from liminal_pulumi.plans.promotion import project_revision
+    from liminal_pulumi.dsl.revision import project_revision
 
-    root = (repo_root or find_repo_root(Path.cwd())).resolve()
-    # TODO(issue 9): read the program from Pulumi.yaml instead of this repository's layout
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "infra"))
-    from stack_settings import SettingsError, settings_from_config  # type: ignore[import-not-found]
-
-    config = stack_config(root, stack)
-    project_dir = project.resolve()
-    if project_dir.is_file():
-        project_dir = project_dir.parent
-    config["liminal:project"] = (
-        project_dir.relative_to(root).as_posix()
-        if project_dir.is_relative_to(root)
-        else str(project_dir)
+    pulumi_project = read_project(project_dir or Path.cwd())
+    values = stack_values(pulumi_project, stack)
+    liminal_dir = project.resolve()
+    if liminal_dir.is_file():
+        liminal_dir = liminal_dir.parent
+    values[PROJECT_CONFIG_KEY] = (
+        liminal_dir.relative_to(pulumi_project.directory).as_posix()
+        if liminal_dir.is_relative_to(pulumi_project.directory)
+        else str(liminal_dir)
     )
-    try:
-        settings = settings_from_config(config)
-    except SettingsError as error:
-        raise PlanError(f"stack {stack}: {error}") from None
-    model = load_project(project_dir)  # located LiminalConfigError before anything runs
+    model = load_project(liminal_dir)  # located LiminalConfigError before anything runs
 
-    cloud = MockCloud(
-        region=settings.region,
-        image_tags=tuple(sorted(model.images())),
-        revision=project_revision(project_dir),
+    region = str(values.get("aws:region") or REGION)
+    cloud = MockCloud(region=region)
+    cloud.default_stack_outputs = _promotion_source_outputs(
+        tuple(sorted(model.images())), project_revision(liminal_dir), region, cloud.account_id
     )
-    monitor = RecordingMonitor(cloud)
-    runtime_config.set_all_config(config, [k for k, v in config.items() if v == SECRET])
-    mocks.set_mocks(
+    install(
         cloud,
-        project=PULUMI_PROJECT,
+        project=pulumi_project.name,
         stack=stack,
-        preview=False,
-        monitor=monitor,
-        organization=PLAN_ORGANIZATION,
+        organization=ORGANIZATION,
+        config=engine_config(values),
+        secret_keys=[k for k, v in values.items() if v == SECRET],
     )
-    program = root / "infra"
-    previous = Path.cwd()
-    os.chdir(root)  # as the Pulumi CLI does: programs run from the project's folder
     try:
-
-        def program_main() -> None:
-            runpy.run_path(str(program), run_name="__main__")
-
-        _sync_await(run_pulumi_func(program_main))
-    finally:
-        os.chdir(previous)
+        _run_program(pulumi_project)
+    except Exception as error:  # whatever the program raised, as one message
+        raise _program_error(error, pulumi_project) from None
     stack_resource = pulumi.runtime.settings.get_root_resource()
     exported = getattr(stack_resource, "outputs", {}) or {}
     outputs = {name: _resolve_output(value) for name, value in sorted(exported.items())}
     return Plan(
         stack=stack,
-        project=config["liminal:project"],
-        settings=settings.config_keys(),
-        resources=monitor.records,
+        project=values[PROJECT_CONFIG_KEY],
+        settings=dict(sorted(values.items())),
+        # By URN: registrations finish in whatever order their inputs resolve, a plan must
+        # read the same on every run.
+        resources=sorted(
+            (PlannedResource.of(r) for r in cloud.registrations() if r.type != STACK_TYPE),
+            key=lambda r: r.urn,
+        ),
         outputs=outputs,
     )
 
@@ -475,29 +489,17 @@ def run_plan(project: Path, stack: str, repo_root: Path | None = None) -> Plan:
 # --- rendering --------------------------------------------------------------------------------
 
 
-KEY_SETTINGS = (
-    "liminal:region",
-    "liminal:airflowVersion",
-    "liminal:mwaaEnvironmentClass",
-    "liminal:nodeInstanceTypes",
-    "liminal:natStrategy",
-    "liminal:endpointPublicAccess",
-    "liminal:serviceExposure",
-    "liminal:protect",
-    "liminal:promoteFrom",
-)
-
-
 def render_text(plan: Plan) -> Iterator[Any]:
-    """Rich renderables: the key settings, the tree by component, the counts by type."""
+    """Rich renderables: the stack's config, the tree by component, the counts by type, the
+    stack outputs."""
     from rich.markup import escape
     from rich.table import Table
     from rich.text import Text
     from rich.tree import Tree
 
     settings = Table(title=f"stack {plan.stack} · project {plan.project}", show_header=False)
-    for key in KEY_SETTINGS:
-        settings.add_row(key, Text(json.dumps(plan.settings.get(key))))
+    for key, value in plan.settings.items():
+        settings.add_row(key, Text(value if isinstance(value, str) else json.dumps(value)))
     yield settings
 
     tree = Tree(f"[bold]{plan.stack}[/] ({len(plan.resources)} resources)")
@@ -524,10 +526,26 @@ def render_text(plan: Plan) -> Iterator[Any]:
     yield outputs
 
 
+# A changed value longer than this prints shortened in the text diff (JSON keeps it whole).
+DIFF_VALUE_CHARS = 160
+
+
+def _shown(value: Any) -> str:
+    if value is _ABSENT:
+        return "(absent)"
+    text = json.dumps(value, sort_keys=True, default=str)
+    if len(text) > DIFF_VALUE_CHARS:
+        return f"{text[: DIFF_VALUE_CHARS - 1]}… ({len(text)} chars)"
+    return text
+
+
 def render_diff(diff: PlanDiff) -> list[str]:
+    """`+ urn` / `- urn`, then each changed resource with its values `old -> new`, a summary."""
     lines = [f"+ {urn}" for urn in diff.added]
     lines += [f"- {urn}" for urn in diff.removed]
-    lines += [f"~ {urn}: {', '.join(keys)}" for urn, keys in diff.changed.items()]
+    for urn, changes in diff.changed.items():
+        lines.append(f"~ {urn}")
+        lines += [f"    {c.path}: {_shown(c.old)} -> {_shown(c.new)}" for c in changes]
     summary = (
         f"{len(diff.added)} to add, {len(diff.changed)} to change, {len(diff.removed)} to remove"
     )

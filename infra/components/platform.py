@@ -36,6 +36,7 @@ from liminal_pulumi.components.network import Network, NetworkArgs
 from liminal_pulumi.components.registry import Registry, RegistryArgs
 from liminal_pulumi.components.services import Services, ServicesArgs
 from liminal_pulumi.dsl.model import Project
+from liminal_pulumi.dsl.revision import project_revision
 from liminal_pulumi.plans import checks, monitoring_plan, promotion, service_plan
 from liminal_pulumi.plans.model_store_plan import dns_label
 from liminal_pulumi.plans.namespace_plan import namespace_labels
@@ -313,7 +314,7 @@ class LiminalPlatform(pulumi.ComponentResource):
         images = project.images()
         image_tags = tuple(sorted(images))
         namespace = args.namespace
-        revision = promotion.project_revision(project.root)
+        revision = project_revision(project.root)
 
         def child(part: str, **options: Any) -> pulumi.ResourceOptions:
             """Options of the child `<name>-<part>`: parented here, aliased to its 0.1 name."""

@@ -18,6 +18,7 @@ import pulumi_aws as aws
 import pulumi_docker_build as docker_build
 
 from liminal_pulumi import defaults
+from liminal_pulumi.build.tags import image_tag_for
 from liminal_pulumi.plans import checks, registry_plan
 
 # ECR repository names: lower-case letters, digits, `._-/` (ECR API reference, CreateRepository).
@@ -178,7 +179,7 @@ class Registry(pulumi.ComponentResource):
         context = args.build_contexts.get(image)
         if context is None:
             raise ValueError(f"image {image!r} has no build context")
-        tag = registry_plan.image_tag_for(context)
+        tag = image_tag_for(context)
         tagged = repository.repository_url.apply(lambda url: f"{url}:{tag}")
         built = docker_build.Image(
             f"{name}-{slug}-image",

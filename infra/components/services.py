@@ -17,6 +17,7 @@ from liminal_pulumi import defaults
 from liminal_pulumi.components.connections import ClusterConnection
 from liminal_pulumi.dsl.model import Service
 from liminal_pulumi.plans import checks, service_plan
+from liminal_pulumi.serving.prediction_log import monitoring_environment
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,8 @@ class Services(pulumi.ComponentResource):
     """Each liminal.yml service on Kubernetes (type `liminal:aws:Services`).
 
     Creates per service a Deployment (hardened pod: non-root, read-only root file system, no
-    capabilities, the model store mounted read-only, readiness and liveness probes), a Service
+    capabilities, the model store mounted read-only but for a monitored service's
+    `monitoring.path`, where its prediction log goes, readiness and liveness probes), a Service
     exposed as `exposure` says, a PodDisruptionBudget and a HorizontalPodAutoscaler on CPU
     (`liminal_pulumi.plans.service_plan`).
 
@@ -99,7 +101,13 @@ class Services(pulumi.ComponentResource):
         # so a preview still shows every known field.
         image = args.image_refs[service.image]
         deployment = service_plan.deployment(
-            service, image, args.claims, args.namespace, args.commands.get(service.service)
+            service,
+            image,
+            args.claims,
+            args.namespace,
+            args.commands.get(service.service),
+            # the server logs predictions and exports per-version metrics when this is set
+            extra_env=monitoring_environment(service.service, service.monitoring),
         )
         k8s.apps.v1.Deployment(
             f"{name}-{slug}",

@@ -6,9 +6,7 @@ source stack exports (`imageRefs`, `projectRevision`) instead of building images
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
 from liminal_pulumi import defaults
@@ -36,21 +34,6 @@ def stack_reference_name(promote_from: str, organization: str | None, project: s
     raise PromotionError(
         f"liminal:promoteFrom: {promote_from!r} is neither a stack name nor org/project/stack"
     )
-
-
-def project_revision(root: Path) -> str:
-    """A content hash of the project's liminal.yml files, the same on every machine."""
-    digest = hashlib.sha256()
-    files = sorted(
-        path
-        for name in defaults.DSL_FILE_NAMES
-        for path in root.rglob(name)
-        if not any(part.startswith(".") for part in path.relative_to(root).parts)
-    )
-    for path in files:
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()
 
 
 def promoted_image_refs(

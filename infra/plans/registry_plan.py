@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
-from pathlib import Path
 
 from liminal_pulumi import defaults
 
@@ -45,20 +43,6 @@ def lifecycle_policy(
         },
     ]
     return json.dumps({"rules": rules}, indent=2, sort_keys=True)
-
-
-def context_digest(context: Path) -> str:
-    """A content hash of a build context: same files, same tag, so immutable tags never clash."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in context.rglob("*") if p.is_file()):
-        relative = path.relative_to(context).as_posix()
-        digest.update(relative.encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()
-
-
-def image_tag_for(context: Path) -> str:
-    return context_digest(context)[:20]
 
 
 def promoted_tag(source_ref: str) -> str:

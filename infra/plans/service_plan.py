@@ -102,12 +102,41 @@ def termination_plan(
     }
 
 
+def monitoring_mount(service: Service) -> dict[str, Any] | None:
+    """A writable mount of `monitoring.path` for a monitored service, else None.
+
+    Services mount the model store read-only; the prediction log (`<path>/predictions/`) is the
+    one place a server writes, so that folder alone is mounted again, read-write, from the same
+    volume (a `subPath` under the mount holding it; the kubelet creates it when missing).
+    """
+    monitoring = service.monitoring
+    if monitoring is None or monitoring.path is None:
+        return None
+    target = monitoring.path.rstrip("/")
+    for mount in service.mounts:
+        root = mount.path.rstrip("/")
+        if target.startswith(root + "/"):
+            relative = target[len(root) + 1 :]
+            sub_path = f"{mount.sub_path.strip('/')}/{relative}" if mount.sub_path else relative
+            return {
+                "name": volume_name(mount.volume),
+                "mountPath": target,
+                "subPath": sub_path,
+                "readOnly": False,
+            }
+    return None  # validation keeps `path` on a mount; nothing to add otherwise
+
+
 def container_spec(
     service: Service,
     image: Any,
     command: Sequence[str] | None = None,
+    extra_env: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    env = [{"name": key, "value": value} for key, value in sorted(service.env_vars.items())]
+    """The server container. `extra_env` adds variables the deployment computes (e.g. the
+    server's monitoring settings, `serving.prediction_log.monitoring_environment`)."""
+    variables = {**service.env_vars, **(extra_env or {})}
+    env = [{"name": key, "value": value} for key, value in sorted(variables.items())]
     mounts = [
         {
             "name": volume_name(mount.volume),
@@ -117,6 +146,9 @@ def container_spec(
         }
         for mount in service.mounts
     ]
+    writable = monitoring_mount(service)
+    if writable is not None:
+        mounts.append(writable)
     # The root filesystem is read-only: gunicorn's worker heartbeat files go to a memory tmpfs.
     mounts.append({"name": TMP_VOLUME, "mountPath": "/tmp"})
     container: dict[str, Any] = {
@@ -174,6 +206,7 @@ def deployment(
     claims: Mapping[str, Any],
     namespace: Any,
     command: Sequence[str] | None = None,
+    extra_env: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """A Deployment without `replicas`: the autoscaler owns the count, so updates never fight it."""
     return {
@@ -198,7 +231,7 @@ def deployment(
                     "terminationGracePeriodSeconds": termination_plan()[
                         "terminationGracePeriodSeconds"
                     ],
-                    "containers": [container_spec(service, image, command)],
+                    "containers": [container_spec(service, image, command, extra_env)],
                     "volumes": pod_volumes(service, claims),
                     "topologySpreadConstraints": [
                         {

@@ -5,7 +5,6 @@ import json
 import pulumi
 import pulumi_kubernetes as k8s
 import pytest
-from pulumi_mocks import depends_on_transitively, resolve, run
 
 from liminal_pulumi.airflow.deployment import FACTS_FILE_NAME, DeploymentFacts
 from liminal_pulumi.components.airflow import Airflow, AirflowArgs
@@ -14,6 +13,7 @@ from liminal_pulumi.components.connections import ClusterConnection
 from liminal_pulumi.components.network import Network, NetworkArgs
 from liminal_pulumi.plans.checks import ComponentArgumentError
 from liminal_pulumi.plans.mwaa_requirements import requirements_txt
+from liminal_pulumi.testing import depends_on_transitively, resolve, run
 
 FACTS = DeploymentFacts(
     claims={"gettingstartedvol-pvc": "gettingstartedvol-pvc"},

@@ -2,10 +2,10 @@ import json
 
 import pytest
 import yaml
-from pulumi_mocks import MOCK_CA_DATA, is_secret, resolve, run
 
 from liminal_pulumi.components.cluster import Cluster, ClusterArgs, node_ami_type
 from liminal_pulumi.components.network import Network, NetworkArgs
+from liminal_pulumi.testing import MOCK_CA_DATA, is_secret, resolve, run
 
 TAGS = {"liminal:stack": "test"}
 

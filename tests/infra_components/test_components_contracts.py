@@ -9,7 +9,6 @@ import re
 
 import pulumi
 import pytest
-from pulumi_mocks import LiminalMocks, run
 from stack_settings import ALLOWED_VALUES, SettingsError, settings_from_config
 
 import liminal_pulumi.components as components
@@ -23,6 +22,7 @@ from liminal_pulumi.components import (
 )
 from liminal_pulumi.dsl.model import Service
 from liminal_pulumi.plans import service_plan
+from liminal_pulumi.testing import MockCloud, run
 
 COMPONENTS = [
     value
@@ -105,7 +105,7 @@ def test_each_allowed_value_list_is_the_one_in_defaults() -> None:
 
 
 def test_services_refuse_an_unknown_exposure_naming_the_argument_and_the_choices(
-    pulumi_mocks: LiminalMocks,
+    pulumi_mocks: MockCloud,
 ) -> None:
     service = Service(service="srv", image="org/app")
     with pytest.raises(ComponentArgumentError) as caught:
@@ -162,7 +162,7 @@ def test_services_refuse_an_unknown_exposure_naming_the_argument_and_the_choices
     ],
 )
 def test_cluster_refuses_an_open_endpoint_and_reports_every_problem(
-    pulumi_mocks: LiminalMocks, settings: dict[str, object], problems: list[str]
+    pulumi_mocks: MockCloud, settings: dict[str, object], problems: list[str]
 ) -> None:
     name = f"clbad{len(problems)}{len(settings)}"
     with pytest.raises(ComponentArgumentError) as caught:

@@ -13,7 +13,6 @@ from pathlib import Path
 import pulumi
 import pulumi_kubernetes as k8s
 import pytest
-from pulumi_mocks import LiminalMocks, install, resolve, run
 
 from liminal_pulumi.components import (
     Airflow,
@@ -38,6 +37,7 @@ from liminal_pulumi.components import (
 from liminal_pulumi.dsl.loader import load_project
 from liminal_pulumi.dsl.model import Mount, Service, Volume
 from liminal_pulumi.plans import monitoring_plan
+from liminal_pulumi.testing import MockCloud, install, resolve, run
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,13 +57,14 @@ class EchoMocks(pulumi.runtime.Mocks):
 
 
 @pytest.fixture
-def echo(pulumi_mocks: LiminalMocks) -> Iterator[EchoMocks]:
+def echo(pulumi_mocks: MockCloud) -> Iterator[EchoMocks]:
     mocks = EchoMocks()
     pulumi.runtime.set_mocks(mocks, project="liminal", stack="echo", preview=False)
     try:
         yield mocks
     finally:
-        install(pulumi_mocks)  # the session's mocks, with their registrations, again
+        # the session's mocks, with their registrations, again
+        install(pulumi_mocks, project="liminal", stack="test")
 
 
 def _types(echo: EchoMocks, prefix: str) -> set[str]:

@@ -5,7 +5,6 @@ import json
 
 import pulumi_kubernetes as k8s
 import pytest
-from pulumi_mocks import resolve, run
 
 from liminal_pulumi.components.connections import ClusterConnection
 from liminal_pulumi.components.load_balancer_controller import (
@@ -13,6 +12,7 @@ from liminal_pulumi.components.load_balancer_controller import (
     LoadBalancerControllerArgs,
 )
 from liminal_pulumi.plans import load_balancer_controller as plan
+from liminal_pulumi.testing import resolve, run
 
 OIDC_URL = "https://oidc.eks.eu-west-1.amazonaws.com/id/ABC123"
 OIDC_ARN = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABC123"

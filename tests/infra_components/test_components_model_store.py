@@ -2,13 +2,13 @@ import json
 
 import pulumi
 import pytest
-from pulumi_mocks import resolve, run
 
 from liminal_pulumi import defaults
 from liminal_pulumi.components.cluster import Cluster, ClusterArgs
 from liminal_pulumi.components.model_store import ModelStore, ModelStoreArgs
 from liminal_pulumi.components.network import Network, NetworkArgs
 from liminal_pulumi.dsl.model import Volume
+from liminal_pulumi.testing import resolve, run
 
 VOLUMES = (
     Volume(volume="gettingstartedvol-pvc", claim_name="gettingstartedvol-pvc"),

@@ -10,7 +10,6 @@ import pulumi_kubernetes as k8s
 import pytest
 import yaml
 from monitoring_project import write_project
-from pulumi_mocks import resolve, run
 
 from liminal_pulumi import defaults
 from liminal_pulumi.components.cluster import Cluster, ClusterArgs
@@ -19,6 +18,7 @@ from liminal_pulumi.components.monitoring import Monitoring, MonitoringArgs
 from liminal_pulumi.components.network import Network, NetworkArgs
 from liminal_pulumi.plans import monitoring_plan
 from liminal_pulumi.plans.checks import ComponentArgumentError
+from liminal_pulumi.testing import resolve, run
 
 NAME = "mon"
 

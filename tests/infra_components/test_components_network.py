@@ -2,10 +2,10 @@ import ipaddress
 import json
 
 import pytest
-from pulumi_mocks import resolve, run
 
 from liminal_pulumi.components.network import Network, NetworkArgs
 from liminal_pulumi.plans.checks import ComponentArgumentError
+from liminal_pulumi.testing import resolve, run
 
 TAGS = {"liminal:stack": "test"}
 

@@ -11,7 +11,6 @@ from typing import Any
 import pulumi
 import pytest
 import yaml
-from pulumi_mocks import LiminalMocks, Registration, resolve, run
 
 from liminal_pulumi.components import (
     ComponentArgumentError,
@@ -20,6 +19,7 @@ from liminal_pulumi.components import (
 )
 from liminal_pulumi.dsl.loader import load_project
 from liminal_pulumi.dsl.model import Project
+from liminal_pulumi.testing import MockCloud, Registration, resolve, run
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,7 +31,7 @@ def project() -> Project:
 
 @pytest.fixture(scope="module")
 def shared(
-    pulumi_mocks: LiminalMocks, project: Project, tmp_path_factory: pytest.TempPathFactory
+    pulumi_mocks: MockCloud, project: Project, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, Any]:
     """`pfalpha` creates its VPC and cluster; `pfbeta` runs in alpha's VPC on alpha's cluster."""
     build = tmp_path_factory.mktemp("build")
@@ -69,7 +69,7 @@ def shared(
     return {**run(program), "aliases": aliases}
 
 
-def under(mocks: LiminalMocks, platform: str, type_token: str | None = None) -> list[Registration]:
+def under(mocks: MockCloud, platform: str, type_token: str | None = None) -> list[Registration]:
     """Everything a platform registered (itself included), by URN parent chain."""
     found = [
         r for r in mocks.registrations() if r.name == platform or r.name.startswith(f"{platform}-")
@@ -176,7 +176,7 @@ def test_children_are_aliased_to_their_former_names_unless_asked_not_to(shared):
 
 
 def test_every_problem_with_the_platform_args_is_reported_before_anything(
-    pulumi_mocks: LiminalMocks, project: Project, monkeypatch: pytest.MonkeyPatch
+    pulumi_mocks: MockCloud, project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("AWS_REGION", raising=False)
     monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
@@ -209,7 +209,7 @@ def test_every_problem_with_the_platform_args_is_reported_before_anything(
 
 
 def test_the_readme_program_on_a_shared_cluster(
-    pulumi_mocks: LiminalMocks, monkeypatch: pytest.MonkeyPatch
+    pulumi_mocks: MockCloud, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """tests/packaging/programs/platform_existing_cluster, as the README shows it."""
     answer = pulumi_mocks.call

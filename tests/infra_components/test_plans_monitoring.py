@@ -251,3 +251,30 @@ def test_mwaa_may_put_the_declared_pipeline_metrics_only():
 
     assert put_condition(()) == "AmazonMWAA"
     assert put_condition(("ShopModels", "liminal")) == ["AmazonMWAA", "ShopModels", "liminal"]
+
+
+def test_a_monitored_service_writes_its_prediction_log_through_one_writable_mount() -> None:
+    from liminal_pulumi.dsl.loader import load_project
+    from liminal_pulumi.plans import service_plan
+    from liminal_pulumi.serving.prediction_log import MONITORING_ENV, monitoring_environment
+
+    repo = Path(__file__).resolve().parents[2]
+    ((_, service),) = load_project(repo / "examples" / "iris").services()
+    assert service.monitoring is not None
+    env = monitoring_environment(service.service, service.monitoring)
+    spec = service_plan.deployment(service, "img", {}, "liminal", extra_env=env)
+    (container,) = spec["spec"]["template"]["spec"]["containers"]
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    store = mounts["/mnt/gettingstartedvol"]
+    assert store["readOnly"] is True  # the models stay read-only
+    writable = mounts[service.monitoring.path]
+    assert writable["readOnly"] is False and writable["name"] == store["name"]
+    assert writable["subPath"] == service.monitoring.path.removeprefix("/mnt/gettingstartedvol/")
+    variables = {e["name"]: e["value"] for e in container["env"]}
+    assert json.loads(variables[MONITORING_ENV]) == json.loads(env[MONITORING_ENV])
+
+    unmonitored = service.model_copy(update={"monitoring": None})
+    plain = service_plan.deployment(unmonitored, "img", {}, "liminal")
+    (container,) = plain["spec"]["template"]["spec"]["containers"]
+    assert all(m.get("readOnly", True) for m in container["volumeMounts"] if m["name"] != "tmp")
+    assert MONITORING_ENV not in {e["name"] for e in container["env"]}

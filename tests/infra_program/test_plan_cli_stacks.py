@@ -211,12 +211,55 @@ def test_bad_liminal_yml_fails_before_any_resource(tmp_path: Path) -> None:
     assert done.stdout == ""
 
 
+def copy_program(folder: Path) -> Path:
+    """This repository's Pulumi project (Pulumi.yaml, the program, the stacks) in `folder`."""
+    shutil.copy(REPO_ROOT / "Pulumi.yaml", folder / "Pulumi.yaml")
+    shutil.copytree(
+        REPO_ROOT / "infra", folder / "infra", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.copytree(REPO_ROOT / "stacks", folder / "stacks")
+    return folder
+
+
 def test_bad_settings_name_the_key(tmp_path: Path) -> None:
-    shutil.copy(REPO_ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
-    (tmp_path / "stacks").mkdir()
+    copy_program(tmp_path)
     (tmp_path / "stacks/Pulumi.bad.yaml").write_text("config:\n  liminal:natStrategy: many\n")
     done = liminal("plan", str(REPO_ROOT / "examples/iris"), "--stack", "bad", cwd=tmp_path)
     assert done.returncode == 2
     assert "liminal:natStrategy" in done.stderr and "Traceback" not in done.stderr
     missing = liminal("plan", str(REPO_ROOT / "examples/iris"), "--stack", "nope", cwd=tmp_path)
     assert missing.returncode == 2 and "Pulumi.nope.yaml" in missing.stderr
+    assert "stacks: bad, dev, prod, staging" in missing.stderr
+
+
+def test_json_keeps_whole_numbers_as_integers(plans: dict[str, dict[str, Any]]) -> None:
+    def floats(value: Any) -> list[float]:
+        if isinstance(value, dict):
+            return [f for v in value.values() for f in floats(v)]
+        if isinstance(value, list):
+            return [f for v in value for f in floats(v)]
+        return [value] if isinstance(value, float) and value.is_integer() else []
+
+    dev = plans["dev"]
+    assert floats(dev) == []
+    (environment,) = of_type(dev, "aws:mwaa/environment:Environment")
+    assert type(environment["inputs"]["maxWorkers"]) is int
+    assert dev["settings"]["liminal:mwaaMaxWorkers"] == environment["inputs"]["maxWorkers"] == 2
+
+
+def test_diff_shows_old_and_new_values(tmp_path: Path, plans: dict[str, dict[str, Any]]) -> None:
+    """Planned in a copy of this project: the program runs from --project-dir's Pulumi.yaml."""
+    copy_program(tmp_path)
+    stack = tmp_path / "stacks/Pulumi.dev.yaml"
+    stack.write_text(stack.read_text().replace("mwaaMaxWorkers: 2", "mwaaMaxWorkers: 3"))
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(plans["dev"]))
+    iris = str(REPO_ROOT / "examples/iris")
+    done = liminal(
+        "plan", iris, "--stack", "dev", "--project-dir", str(tmp_path), "--diff", str(old), "--json"
+    )
+    assert done.returncode == 0, done.stderr
+    diff = json.loads(done.stdout)
+    assert not diff["added"] and not diff["removed"]
+    (environment,) = [urn for urn in diff["changed"] if "mwaa/environment" in urn]
+    assert diff["changed"][environment]["maxWorkers"] == {"old": 2, "new": 3}

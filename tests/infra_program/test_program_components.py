@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 
 import pulumi
-from pulumi_mocks import LiminalMocks, resolve, run
 
 from liminal_pulumi import defaults
 from liminal_pulumi.components.registry import Registry, RegistryArgs
 from liminal_pulumi.components.services import Services, ServicesArgs
 from liminal_pulumi.dsl.model import Mount, Service
+from liminal_pulumi.testing import MockCloud, resolve, run
 
 DIGEST = "sha256:" + "cd" * 32
 
@@ -24,7 +24,7 @@ def _context(tmp_path: Path) -> Path:
 
 
 def test_registry_builds_into_an_immutable_encrypted_scanned_repository(
-    pulumi_mocks: LiminalMocks, tmp_path: Path
+    pulumi_mocks: MockCloud, tmp_path: Path
 ) -> None:
     context = _context(tmp_path)
     registry = run(
@@ -58,7 +58,7 @@ def test_registry_builds_into_an_immutable_encrypted_scanned_repository(
 
 
 def test_registry_copies_promoted_images_into_its_own_protected_repository(
-    pulumi_mocks: LiminalMocks,
+    pulumi_mocks: MockCloud,
 ) -> None:
     ref = f"123.dkr.ecr.us-east-1.amazonaws.com/liminal-staging/myorg/app@{DIGEST}"
     registry = run(
@@ -90,7 +90,7 @@ def _service() -> Service:
     )
 
 
-def test_services_wire_image_claims_and_exposure(pulumi_mocks: LiminalMocks) -> None:
+def test_services_wire_image_claims_and_exposure(pulumi_mocks: MockCloud) -> None:
     ref = f"123.dkr.ecr.us-east-1.amazonaws.com/r/myorg/app@{DIGEST}"
     services = run(
         lambda: Services(

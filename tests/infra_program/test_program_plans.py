@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from liminal_pulumi import defaults
+from liminal_pulumi.build.tags import image_tag_for
 from liminal_pulumi.dsl.model import Mount, Service
+from liminal_pulumi.dsl.revision import project_revision
 from liminal_pulumi.plans import promotion, registry_plan, service_plan
 
 DIGEST = "sha256:" + "ab" * 32
@@ -34,10 +36,10 @@ def test_lifecycle_policy_expires_untagged_first_and_keeps_newest() -> None:
 
 def test_context_tag_follows_content(tmp_path: Path) -> None:
     (tmp_path / "Dockerfile").write_text("FROM python:3.11\n")
-    first = registry_plan.image_tag_for(tmp_path)
-    assert registry_plan.image_tag_for(tmp_path) == first
+    first = image_tag_for(tmp_path)
+    assert image_tag_for(tmp_path) == first
     (tmp_path / "app.py").write_text("print('hi')\n")
-    assert registry_plan.image_tag_for(tmp_path) != first
+    assert image_tag_for(tmp_path) != first
 
 
 def _service(**overrides: object) -> Service:
@@ -159,15 +161,13 @@ def test_promoted_refs_need_every_image_pinned_by_digest() -> None:
 
 def test_revision_must_match(tmp_path: Path) -> None:
     (tmp_path / "liminal.yml").write_text("name: a\n")
-    revision = promotion.project_revision(tmp_path)
+    revision = project_revision(tmp_path)
     assert promotion.check_revision("s", {"projectRevision": revision}, revision) == revision
     with pytest.raises(promotion.PromotionError, match="'projectRevision'"):
         promotion.check_revision("s", {}, revision)
     (tmp_path / "liminal.yml").write_text("name: b\n")
     with pytest.raises(promotion.PromotionError, match="revision"):
-        promotion.check_revision(
-            "s", {"projectRevision": revision}, promotion.project_revision(tmp_path)
-        )
+        promotion.check_revision("s", {"projectRevision": revision}, project_revision(tmp_path))
 
 
 def test_a_promoted_copy_keeps_the_source_tag_or_names_its_digest() -> None:

@@ -17,7 +17,7 @@ from stack_settings import (
 )
 
 from liminal_pulumi import defaults
-from liminal_pulumi.offline_plan import stack_config
+from liminal_pulumi.offline_plan import read_project, stack_config
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -91,9 +91,9 @@ def test_config_values_are_decoded_like_the_engine_hands_them() -> None:
 
 
 def test_stack_files_differ_as_environments_should() -> None:
-    dev = settings_from_config(stack_config(REPO_ROOT, "dev"))
-    staging = settings_from_config(stack_config(REPO_ROOT, "staging"))
-    prod = settings_from_config(stack_config(REPO_ROOT, "prod"))
+    dev = settings_from_config(stack_config(read_project(REPO_ROOT), "dev"))
+    staging = settings_from_config(stack_config(read_project(REPO_ROOT), "staging"))
+    prod = settings_from_config(stack_config(read_project(REPO_ROOT), "prod"))
     assert (dev.nat_strategy, prod.nat_strategy) == ("single", "per_az")
     assert not dev.protect and not staging.protect and prod.protect
     assert dev.endpoint_public_access and dev.public_access_cidrs
@@ -123,7 +123,7 @@ def test_default_and_stack_versions_are_in_standard_support_when_written() -> No
     assert defaults.KUBERNETES_VERSION == "1.35"
     assert kubernetes_support_warnings(settings_from_config({}), WRITTEN_ON) == []
     for stack in ("dev", "staging", "prod"):
-        settings = settings_from_config(stack_config(REPO_ROOT, stack))
+        settings = settings_from_config(stack_config(read_project(REPO_ROOT), stack))
         assert settings.kubernetes_version == defaults.KUBERNETES_VERSION, stack
         assert kubernetes_support_warnings(settings, WRITTEN_ON) == [], stack
 

@@ -2,39 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pulumi
 import pytest
-from pulumi_mocks import LiminalMocks, resolve, run
 from stack_settings import settings_from_config
 
 from liminal_pulumi.components.platform import promoted_release
 from liminal_pulumi.components.registry import Registry, RegistryArgs
-from liminal_pulumi.plans.promotion import PromotionError, project_revision
+from liminal_pulumi.dsl.revision import project_revision
+from liminal_pulumi.plans.promotion import PromotionError
+from liminal_pulumi.testing import MockCloud, resolve, run
 
 DIGEST = "sha256:" + "ef" * 32
 IMAGE = "myorg/app"
+SOURCE_STACK = "organization/liminal/staging"  # the mocks' organization and project
 REF = f"123.dkr.ecr.us-east-1.amazonaws.com/liminal-staging/myorg/app@{DIGEST}"
 
 
 @pytest.fixture
-def source_outputs(
-    pulumi_mocks: LiminalMocks, monkeypatch: pytest.MonkeyPatch
-) -> Callable[[dict[str, Any]], None]:
-    """Make the mocked StackReference report the given outputs (for this test only)."""
+def source_outputs(pulumi_mocks: MockCloud) -> Iterator[Callable[[dict[str, Any]], None]]:
+    """Make the mocked StackReference to `staging` report the given outputs (this test only)."""
     outputs: dict[str, Any] = {}
-    original = pulumi_mocks._outputs
-
-    def answer(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict]:
-        if typ == "pulumi:pulumi:StackReference":
-            return inputs["name"], {**inputs, "outputs": dict(outputs)}
-        return original(typ, name, inputs)
-
-    monkeypatch.setattr(pulumi_mocks, "_outputs", answer)
-    return outputs.update
+    pulumi_mocks.stack_outputs[SOURCE_STACK] = outputs
+    yield outputs.update
+    del pulumi_mocks.stack_outputs[SOURCE_STACK]
 
 
 def _project(tmp_path: Path) -> str:
@@ -73,7 +67,7 @@ def _promote(revision: str, name: str) -> tuple[Registry, Any]:
 
 
 def test_promotion_uses_the_source_digests_and_builds_nothing(
-    pulumi_mocks: LiminalMocks, source_outputs: Callable[[dict[str, Any]], None], tmp_path: Path
+    pulumi_mocks: MockCloud, source_outputs: Callable[[dict[str, Any]], None], tmp_path: Path
 ) -> None:
     revision = _project(tmp_path)
     source_outputs({"imageRefs": {IMAGE: REF}, "projectRevision": revision})

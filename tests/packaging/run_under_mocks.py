@@ -10,15 +10,11 @@ import runpy
 import sys
 
 import pulumi
-from pulumi.runtime import config as runtime_config
 
-# TODO(issue 9, i9-plan): switch to the mocks shipped in the package once `liminal_pulumi.testing`
-# lands on main (branch i9-plan); until then the test copies tests/pulumi_mocks.py beside this file.
-from pulumi_mocks import install, resolve, run
+from liminal_pulumi.testing import install, resolve, run  # the mock cloud the wheel ships
 
 program, project = sys.argv[1], sys.argv[2]
-mocks = install(project="team", stack="dev")
-runtime_config.set_all_config({"liminal:project": project}, [])
+mocks = install(project="team", stack="dev", config={"liminal:project": project})
 os.chdir(os.path.dirname(os.path.abspath(program)))  # as the Pulumi CLI: from the project folder
 run(lambda: runpy.run_path(program, run_name="__main__"))
 stack = pulumi.runtime.settings.get_root_resource()

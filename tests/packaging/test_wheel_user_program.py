@@ -124,8 +124,6 @@ def _evaluate(installed: dict[str, Path], folder: Path) -> dict[str, Any]:
     runner = installed["root"] / "runner"
     runner.mkdir(exist_ok=True)
     shutil.copy(HERE / "run_under_mocks.py", runner / "run_under_mocks.py")
-    # TODO(issue 9, i9-plan): drop this copy when the runner uses liminal_pulumi.testing.
-    shutil.copy(REPO_ROOT / "tests" / "pulumi_mocks.py", runner / "pulumi_mocks.py")
     out = _checked(
         installed["python"],
         runner / "run_under_mocks.py",
@@ -190,13 +188,10 @@ def test_a_program_composing_network_cluster_and_model_store_by_hand(
 def test_liminal_plan_runs_the_program_of_that_folder(
     installed: dict[str, Path], program: str
 ) -> None:
-    """Contract with `liminal plan` (branch i9-plan): it reads `Pulumi.yaml` of `--project-dir`
+    """`liminal plan` in a user's project: it reads `Pulumi.yaml` of `--project-dir`
     (default: the current folder), runs its `main` under the shipped mocks with the stack file
     of `stackConfigDir`, and sets `liminal:project` to PATH."""
     liminal = installed["venv"] / "bin" / "liminal"
-    helped = _run(liminal, "plan", "--help", cwd=installed["root"])
-    if "--project-dir" not in helped.stdout:
-        pytest.xfail("this `liminal plan` has no --project-dir yet (branch i9-plan)")
     folder = _user_project(installed["root"], f"plan_{program}", program)
     out = _checked(
         liminal, "plan", "ml", "--stack", "dev", "--project-dir", folder, "--json", cwd=folder
