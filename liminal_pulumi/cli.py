@@ -27,30 +27,43 @@ PathArg = typer.Argument(..., help="A folder of liminal.yml files, or one limina
 
 
 # --- validate / schema (the DSL) ---------------------------------------------------------------
+StrictOption = typer.Option(False, "--strict", help="Warnings are errors too (for CI).")
+
+
 @app.command()
-def validate(path: Path = PathArg, format: str = typer.Option("text", help="text or json")) -> None:
+def validate(
+    path: Path = PathArg,
+    format: str = typer.Option("text", help="text or json"),
+    strict: bool = StrictOption,
+) -> None:
     """Validate liminal.yml files and summarise them; every error is located (file:line:col)."""
     import json
 
     from liminal_pulumi.dsl.diagnostics import LiminalConfigError
-    from liminal_pulumi.dsl.loader import load_project_with_warnings
+    from liminal_pulumi.dsl.diagnostics import strict as as_errors
+    from liminal_pulumi.dsl.loader import load_project_report
     from liminal_pulumi.dsl.summary import error_text, result_json, summary_text
 
     if format not in ("text", "json"):
         typer.echo(f"error: --format must be text or json, got {format!r}", err=True)
         raise typer.Exit(2)
     try:
-        project, warnings = load_project_with_warnings(path)
+        loaded = load_project_report(path)
+        if strict and loaded.warnings:
+            raise LiminalConfigError(as_errors(loaded.warnings))
     except LiminalConfigError as error:
+        diagnostics = as_errors(error.diagnostics) if strict else error.diagnostics
         if format == "json":
-            typer.echo(json.dumps(result_json(None, error.diagnostics), indent=2))
+            typer.echo(json.dumps(result_json(None, diagnostics), indent=2))
         else:
-            typer.echo(error_text(error), err=True)
+            typer.echo(error_text(LiminalConfigError(diagnostics)), err=True)
         raise typer.Exit(2) from None
     if format == "json":
-        typer.echo(json.dumps(result_json(project, warnings), indent=2))
+        typer.echo(
+            json.dumps(result_json(loaded.project, loaded.warnings, loaded.files_read), indent=2)
+        )
     else:
-        typer.echo(summary_text(project, warnings))
+        typer.echo(summary_text(loaded.project, loaded.warnings, loaded.files_read))
 
 
 @app.command()

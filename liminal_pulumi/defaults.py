@@ -33,6 +33,14 @@ RUNNABLE_TASK_TYPES = {
     "emr": frozenset({"spark"}),
 }
 DEFAULT_PYTHON_VERSION = "3.11"
+# Bounds on what one liminal.yml may cost before it is read (dsl/yaml_source.py).
+MAX_DSL_FILE_BYTES = 10 * 1024 * 1024
+MAX_YAML_DEPTH = 200  # real files nest < 10 levels; libyaml's composer recurses in C
+# `{{ }}` rendering: a rendered value longer than this is refused (like the alias limit), so
+# `a: "{{a}}{{a}}"` is an instant error, not a doubling loop (dsl/placeholders.py).
+MAX_RENDERED_CHARS = 100_000
+# Discovery visits at most this many folders under a project (or a parent searched for `super`).
+MAX_DISCOVERY_FOLDERS = 5_000
 DEFAULT_EMR_CONN_ID = "aws_default"
 DEFAULT_EMR_CLUSTER_STATES = ("RUNNING", "WAITING")
 
@@ -41,6 +49,13 @@ DEFAULT_NAMESPACE = "liminal"
 
 # --- Serving ---------------------------------------------------------------------------------
 SERVICE_PORT = 8080
+# The image runs the server as a non-root user (IMAGE_UID): ports below 1024 are privileged.
+SERVICE_PORT_RANGE = (1024, 65535)
+SERVICE_MAX_WORKERS = 64
+SERVICE_MAX_THREADS = 256
+SERVICE_MAX_REPLICAS_LIMIT = 1000
+SERVICE_MAX_TIMEOUT_SECONDS = 3600
+SERVICE_MAX_BODY_BYTES_LIMIT = 1024 * 1024 * 1024
 SERVICE_WORKERS = 2
 # Model serving is CPU-bound: more threads per worker only queue on the GIL (measured on the iris
 # /predict: 1 thread ~2.8x the requests/s of 4). Raise it for endpoints that wait on I/O.
@@ -110,6 +125,11 @@ ALERT_EVALUATION_PERIODS = 1
 PYTHON_BASE_IMAGE = "python:{python_version}-slim-bookworm"
 # The server runs this package: python_server images need the Python it requires.
 PYTHON_SERVER_MIN_VERSION = (3, 11)
+# Python versions an image may name: those with a `python:<version>-slim-bookworm` image on
+# Docker Hub (the official image's supported tags) that pip still installs into.
+SUPPORTED_PYTHON_VERSIONS = ("3.9", "3.10", "3.11", "3.12", "3.13")
+# A pipeline's `timeout_minutes` (the DAG's dagrun_timeout): at most a year.
+MAX_TIMEOUT_MINUTES = 366 * 24 * 60
 IMAGE_USER = "liminal"
 IMAGE_UID = 10001
 IMAGE_APP_DIR = "/app"

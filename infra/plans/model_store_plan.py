@@ -8,16 +8,19 @@ a valid Kubernetes name; the deployment facts carry it to the DAG loader).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from liminal_pulumi import defaults
 from liminal_pulumi.dsl.model import Volume
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_NOT_DNS = re.compile(r"[^a-z0-9-]+")
-MAX_NAME = 63
+# The name transformations live with the DSL, which checks names for collisions after them.
+from liminal_pulumi.dsl.names import DNS_LABEL, DNS_LABEL_MAX, dns_label
+
+__all__ = ["dns_label"]
+
+MAX_NAME = DNS_LABEL_MAX
+_DNS_LABEL = DNS_LABEL
 
 
 @dataclass(frozen=True)
@@ -26,14 +29,6 @@ class VolumePlan:
     claim_name: str
     persistent_volume_name: str
     root_directory: str
-
-
-def dns_label(text: str) -> str:
-    """`text` as a Kubernetes DNS label: lower case, dashes for anything else, at most 63."""
-    label = _NOT_DNS.sub("-", text.lower()).strip("-")[:MAX_NAME].rstrip("-")
-    if not label:
-        raise ValueError(f"{text!r} has nothing usable as a Kubernetes name")
-    return label
 
 
 def plan_volumes(volumes: Iterable[Volume], namespace: str) -> tuple[VolumePlan, ...]:

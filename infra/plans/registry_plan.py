@@ -7,24 +7,10 @@ import re
 
 from liminal_pulumi import defaults
 
+# The name transformations live with the DSL, which checks names for collisions after them.
+from liminal_pulumi.dsl.names import image_name, repository_name, resource_slug
 
-def image_name(image_tag: str) -> str:
-    """The repository part of a liminal.yml image (`myorg/app:1.0` -> `myorg/app`)."""
-    last = image_tag.rsplit("/", 1)[-1]
-    if ":" in last:
-        return image_tag[: len(image_tag) - len(last)] + last.split(":", 1)[0]
-    return image_tag
-
-
-def repository_name(prefix: str, image_tag: str) -> str:
-    """An ECR repository name: lowercase, `[a-z0-9._/-]`, namespaced by the stack's prefix."""
-    name = re.sub(r"[^a-z0-9._/-]+", "-", f"{prefix}/{image_name(image_tag)}".lower())
-    return re.sub(r"/+", "/", name).strip("-/")
-
-
-def resource_slug(image_tag: str) -> str:
-    """A logical resource name for an image (`myorg/app` -> `myorg-app`)."""
-    return re.sub(r"[^a-z0-9]+", "-", image_name(image_tag).lower()).strip("-")
+__all__ = ["image_name", "repository_name", "resource_slug"]
 
 
 def lifecycle_policy(

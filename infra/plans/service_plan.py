@@ -6,12 +6,16 @@ a Pulumi output when called from the component), the volume -> claim names and t
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from liminal_pulumi import defaults
 from liminal_pulumi.dsl.model import Service
+
+# The name transformations live with the DSL, which checks names for collisions after them.
+from liminal_pulumi.dsl.names import k8s_name, volume_name
+
+__all__ = ["k8s_name", "volume_name"]
 
 EXPOSURE_SERVICE_TYPES = {
     "cluster_ip": "ClusterIP",
@@ -44,16 +48,6 @@ def exposure_annotations(exposure: str) -> dict[str, str]:
 
 PORT_NAME = "http"
 TMP_VOLUME = "tmp"
-
-
-def k8s_name(name: str) -> str:
-    """A DNS-1123 label from a liminal.yml name (`my_server` -> `my-server`)."""
-    label = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")
-    return label[:63].rstrip("-") or "service"
-
-
-def volume_name(volume: str) -> str:
-    return k8s_name(f"vol-{volume}")
 
 
 def labels(service: Service) -> dict[str, str]:

@@ -100,7 +100,7 @@ def is_current(data: dict[str, Any], root: Path) -> bool:
     """True when the liminal.yml files under `root` are exactly those the data was compiled from."""
     try:
         return data.get("sources") == source_hashes(root)
-    except OSError:
+    except Exception:  # unreadable or unbounded tree: validate the YAML instead
         return False
 
 

@@ -97,10 +97,10 @@ def kubernetes_pod_operator(
     mounts: list[k8s.V1VolumeMount] = []
     for mount in container.mounts:
         # one pod volume per claim; several mounts may share it
-        if all(v.name != mount.volume for v in volumes):
+        if all(v.name != mount.pod_volume for v in volumes):
             volumes.append(
                 k8s.V1Volume(
-                    name=mount.volume,
+                    name=mount.pod_volume,
                     persistent_volume_claim=k8s.V1PersistentVolumeClaimVolumeSource(
                         claim_name=mount.claim
                     ),
@@ -108,7 +108,7 @@ def kubernetes_pod_operator(
             )
         mounts.append(
             k8s.V1VolumeMount(
-                name=mount.volume,
+                name=mount.pod_volume,
                 mount_path=mount.path,
                 sub_path=mount.sub_path,
                 read_only=mount.read_only,
@@ -196,11 +196,11 @@ def build_dag(
     """The Airflow DAG of a plan: its tasks chained in order."""
     dag = DAG(
         dag_id=plan.dag_id,
-        description=f"liminal pipeline from {plan.file_name}",
+        description=plan.description,
         schedule=plan.schedule,
         start_date=plan.start_date,
         dagrun_timeout=plan.dagrun_timeout,
-        catchup=False,
+        **plan.dag_args,
         default_args=dict(plan.default_args),
         tags=list(plan.tags),
         user_defined_macros={MACRO_NAME: make_macro(plan.variables, plan.task_variables)},

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from liminal_pulumi import defaults
 from liminal_pulumi.airflow.deployment import DeploymentFacts
 from liminal_pulumi.airflow.runtime_variables import rewrite, rewrite_value, shell_safe_command
+from liminal_pulumi.dsl.airflow_rules import DATE_KEYS, DURATION_KEYS
 from liminal_pulumi.dsl.model import (
     CreateCloudFormationStackTask,
     DeleteCloudFormationStackTask,
@@ -29,6 +30,7 @@ from liminal_pulumi.dsl.model import (
     PythonTask,
     SparkTask,
 )
+from liminal_pulumi.dsl.names import volume_name
 
 TaskKind = Literal[
     "container",
@@ -48,6 +50,7 @@ ALL_DONE = "all_done"
 @dataclass(frozen=True)
 class MountPlan:
     volume: str
+    pod_volume: str  # the pod's volume name (a DNS-1123 label, `vol-<volume>`)
     claim: str  # the PersistentVolumeClaim backing the volume on the cluster
     path: str  # where the task sees it
     sub_path: str | None
@@ -103,6 +106,9 @@ class DagPlan:
     start_date: dt.datetime
     dagrun_timeout: dt.timedelta
     default_args: dict[str, Any]
+    # DAG arguments from the pipeline (catchup, max_active_runs, ...), as Airflow takes them
+    dag_args: dict[str, Any]
+    description: str
     tasks: tuple[TaskPlan, ...]
     # run-time lookup scopes for `liminal_var` (file-level, then per task id)
     variables: dict[str, Any]
@@ -110,8 +116,15 @@ class DagPlan:
     tags: tuple[str, ...]
 
 
-# default_args Airflow expects as durations; liminal.yml gives them as seconds.
-_DURATION_ARGS = frozenset({"retry_delay", "max_retry_delay", "execution_timeout", "sla"})
+def _airflow_value(key: str, value: Any) -> Any:
+    """A checked pipeline value (plain JSON, see `dsl.airflow_rules`) as Airflow takes it:
+    durations are seconds -> timedelta, dates ISO text -> datetime."""
+    if key in DURATION_KEYS and isinstance(value, int | float) and not isinstance(value, bool):
+        return dt.timedelta(seconds=value)
+    if key in DATE_KEYS and isinstance(value, str):
+        moment = dt.datetime.fromisoformat(value)
+        return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    return value
 
 
 def _default_args(file: LiminalFile, pipeline: Pipeline) -> dict[str, Any]:
@@ -120,10 +133,18 @@ def _default_args(file: LiminalFile, pipeline: Pipeline) -> dict[str, Any]:
         "depends_on_past": pipeline.depends_on_past,
     }
     for key, value in pipeline.default_args.items():
-        is_seconds = isinstance(value, int | float) and not isinstance(value, bool)
-        if key in _DURATION_ARGS and is_seconds:
-            value = dt.timedelta(seconds=value)
-        args[key] = value
+        args[key] = _airflow_value(key, value)
+    return args
+
+
+def _dag_args(file: LiminalFile, pipeline: Pipeline) -> dict[str, Any]:
+    """The pipeline's DAG arguments; liminal's defaults for those it does not set (no catchup:
+    a new pipeline never backfills from an old start_date unless asked)."""
+    args: dict[str, Any] = {"catchup": False}
+    for key, value in pipeline.dag_args.items():
+        if key in ("description", "tags"):
+            continue  # merged with liminal's own below
+        args[key] = _airflow_value(key, value)
     return args
 
 
@@ -143,6 +164,7 @@ def _container(
         mounts.append(
             MountPlan(
                 volume=mount.volume,
+                pod_volume=volume_name(mount.volume),
                 claim=facts.claim(mount.volume, volume.claim_name if volume else None),
                 path=mount.path,
                 sub_path=mount.sub_path,
@@ -325,10 +347,14 @@ def plan_pipeline(
         start_date=pipeline.start_date,
         dagrun_timeout=dt.timedelta(minutes=pipeline.timeout_minutes),
         default_args=_default_args(file, pipeline),
+        dag_args=_dag_args(file, pipeline),
+        description=pipeline.dag_args.get("description") or f"liminal pipeline from {file.name}",
         tasks=tuple(_task_plans(file, pipeline, facts, facts_folder)),
         variables=dict(file.variables),
         task_variables={t.task: dict(t.variables) for t in pipeline.tasks if t.variables},
-        tags=(defaults.DAG_TAG, file.name),
+        tags=tuple(
+            dict.fromkeys((defaults.DAG_TAG, file.name, *pipeline.dag_args.get("tags", ())))
+        ),
     )
 
 

@@ -27,7 +27,8 @@ from liminal_pulumi.airflow import compiled
 from liminal_pulumi.airflow.dag_builder import DAG, build_dag
 from liminal_pulumi.airflow.dag_plan import plan_file
 from liminal_pulumi.airflow.deployment import DeploymentFacts
-from liminal_pulumi.dsl.discovery import discover
+from liminal_pulumi.dsl.diagnostics import LiminalConfigError
+from liminal_pulumi.dsl.discovery import discover, is_skipped_folder
 
 __all__ = ["BrokenLiminalFiles", "LiminalFileError", "load_dags", "register"]
 
@@ -67,7 +68,7 @@ def _units(home: Path) -> list[tuple[Path, dict | None]]:
     units: list[tuple[Path, dict | None]] = []
     compiled_roots: list[Path] = []
     for folder, subfolders, files in os.walk(home):
-        subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
+        subfolders[:] = sorted(d for d in subfolders if not is_skipped_folder(d, Path(folder)))
         if defaults.COMPILED_FILE_NAME in files:
             root = Path(folder)
             data = compiled.read_compiled(root / defaults.COMPILED_FILE_NAME)
@@ -76,7 +77,11 @@ def _units(home: Path) -> list[tuple[Path, dict | None]]:
             compiled_roots.append(root)
             subfolders[:] = []  # the project's own tree
     loose: dict[Path, None] = {}
-    for path in discover(home) if home.is_dir() else []:
+    try:
+        found = discover(home) if home.is_dir() else []
+    except LiminalConfigError:  # a home too big to walk: its compiled projects still load
+        found = []
+    for path in found:
         if any(path.is_relative_to(r) for r in compiled_roots):
             continue
         top = home / path.relative_to(home).parts[0]

@@ -15,6 +15,7 @@ through the task's context only when a template renders. The lookup itself is th
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -24,28 +25,11 @@ from typing import Any
 from jinja2 import pass_context
 from jinja2.runtime import Context
 
-from liminal_pulumi.dsl.placeholders import render
+from liminal_pulumi.dsl.placeholders import AIRFLOW_CONTEXT_NAMES, render
 
 MACRO_NAME = "liminal_var"
+log = logging.getLogger(__name__)
 
-# Names Airflow puts in a task's template context (Airflow 2.11 and 3.0): a placeholder whose
-# first dotted segment is one of these is Airflow's, not liminal's.
-AIRFLOW_CONTEXT_NAMES = frozenset(
-    {
-        "conf", "conn", "dag", "dag_run", "data_interval_end", "data_interval_start", "ds",
-        "ds_nodash", "execution_date", "expanded_ti_count", "exception", "inlets", "inlet_events",
-        "logical_date", "macros", "map_index_template", "next_ds", "next_ds_nodash",
-        "next_execution_date", "outlets", "outlet_events", "params",
-        "prev_data_interval_start_success", "prev_data_interval_end_success", "prev_ds",
-        "prev_ds_nodash", "prev_execution_date",
-        "prev_execution_date_success", "prev_start_date_success", "prev_end_date_success", "reason",
-        "run_id", "start_date", "task", "task_instance", "task_instance_key_str",
-        "task_reschedule_count", "test_mode", "templates_dict", "ti", "tomorrow_ds",
-        "tomorrow_ds_nodash", "triggering_asset_events", "triggering_dataset_events", "ts",
-        "ts_nodash", "ts_nodash_with_tz", "try_number", "var", "yesterday_ds",
-        "yesterday_ds_nodash", MACRO_NAME,
-    }
-)  # fmt: skip
 
 _NAME = re.compile(r"[A-Za-z0-9_.\-]+")
 _OPEN, _CLOSE = "{{", "}}"
@@ -344,6 +328,14 @@ def make_macro(
         )
         if value != f"{_OPEN} {name} {_CLOSE}" and is_secret_name(name):
             mask(value)  # masked in the task's log and in the rendered fields Airflow stores
+        if _OPEN in value:
+            # Said in the task's log (and by `liminal run`): the task sees the braces as written.
+            log.warning(
+                "liminal: placeholder {{ %s }} has no value: not in the DAG run's conf, the "
+                "task's or the file's variables, Airflow Variables or the environment; the task "
+                "receives it as written",
+                name,
+            )
         return value
 
     return liminal_var

@@ -15,6 +15,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 Severity = Literal["error", "warning"]
+# "file": the file cannot become DAGs/images/services. "deployment": the file is fine on its own
+# but clashes with another file of the project once deployed together (one image tag declared
+# twice, two services with one Kubernetes name): `validate`/`plan` refuse the project, while the
+# DAG loader and `liminal run` still load each file's pipelines.
+Scope = Literal["file", "deployment"]
 KeyPath = tuple[str | int, ...]
 
 
@@ -50,6 +55,7 @@ class Diagnostic:
     key_path: str = ""
     suggestion: str | None = None  # a valid name the user probably meant
     severity: Severity = "error"
+    scope: Scope = "file"
 
     @property
     def location(self) -> str:
@@ -124,6 +130,7 @@ class Reporter:
         suggestion: str | None = None,
         severity: Severity = "error",
         path: KeyPath | None = None,
+        scope: Scope = "file",
     ) -> None:
         where = where or Location()
         key_path = format_key_path(where.path if path is None else path)
@@ -135,6 +142,7 @@ class Reporter:
             key_path=key_path,
             suggestion=suggestion,
             severity=severity,
+            scope=scope,
         )
         if severity == "error" and key_path and (diagnostic.file, key_path) in self._error_paths:
             return  # one error per key: a later stage re-finding a reported problem adds noise
@@ -158,3 +166,16 @@ class Reporter:
     @property
     def has_errors(self) -> bool:
         return any(d.severity == "error" for d in self._seen.values())
+
+    def extend(self, diagnostics: Iterable[Diagnostic]) -> None:
+        """Add diagnostics found by another reporter (a trial load)."""
+        for d in diagnostics:
+            self._seen.setdefault((d.file, d.line, d.column, d.key_path, d.message, d.severity), d)
+
+
+def strict(diagnostics: Sequence[Diagnostic]) -> list[Diagnostic]:
+    """`liminal validate --strict`: every warning becomes an error (for CI)."""
+    return [
+        Diagnostic(**{**asdict(d), "severity": "error"}) if d.severity == "warning" else d
+        for d in diagnostics
+    ]

@@ -14,6 +14,8 @@ checked, and the user gets every error of the project in one `LiminalConfigError
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from liminal_pulumi.dsl.diagnostics import (
@@ -23,10 +25,10 @@ from liminal_pulumi.dsl.diagnostics import (
     Reporter,
     suggest,
 )
-from liminal_pulumi.dsl.discovery import discover, project_root
+from liminal_pulumi.dsl.discovery import TooManyFolders, discover, project_root, safe_resolve
 from liminal_pulumi.dsl.inheritance import apply_parents, builtin_base, merge_parents
 from liminal_pulumi.dsl.model import LiminalFile, Project
-from liminal_pulumi.dsl.normalize import describe, normalize_file
+from liminal_pulumi.dsl.normalize import check_top_level_keys, describe, normalize_file
 from liminal_pulumi.dsl.references import check_file, check_project, check_raw_sections
 from liminal_pulumi.dsl.validation import validate_file
 from liminal_pulumi.dsl.yaml_source import YamlMap, parse_yaml_file
@@ -46,9 +48,25 @@ def load_project(path: Path | str) -> Project:
 
 def load_project_with_warnings(path: Path | str) -> tuple[Project, list[Diagnostic]]:
     """The project and the warnings loading it produced (historic keys, ignored keys...)."""
+    loaded = load_project_report(path)
+    return loaded.project, loaded.warnings
+
+
+@dataclass(frozen=True)
+class LoadedProject:
+    project: Project
+    warnings: list[Diagnostic]
+    files_read: tuple[Path, ...]  # every liminal.yml read: sub files and their parents
+
+
+def load_project_report(path: Path | str) -> LoadedProject:
+    """The project, its warnings and every file read to build it (`liminal validate`).
+
+    Raises LiminalConfigError carrying every located error (and the warnings).
+    """
     path = Path(path)
     reporter = Reporter()
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         raise LiminalConfigError([Diagnostic(f"no such file or folder: {path}", file=path)])
     root = project_root(path)
     targets = discover(path)
@@ -56,39 +74,58 @@ def load_project_with_warnings(path: Path | str) -> tuple[Project, list[Diagnost
         raise LiminalConfigError(
             [Diagnostic(f"no liminal.yml or liminal.yaml found under {root}", file=root)]
         )
-    if path.is_file():
-        documents, by_name, unreadable = _single_file_with_parents(path.resolve(), reporter)
+    if not safe_resolve(path).is_dir():
+        documents, by_name, unreadable = _single_file_with_parents(safe_resolve(path), reporter)
     else:
         documents = _read(targets, reporter)
         unreadable = len(targets) - len(documents)
         by_name = _index_by_name(documents, reporter)
 
     normalized: list[tuple[Path, YamlMap]] = []
+    parent_files: list[YamlMap] = []
     for file in targets:
-        document = documents.get(file.resolve())
-        if document is None or _file_type(document) != "sub":
+        file = safe_resolve(file)
+        document = documents.get(file)
+        if document is None:
+            continue
+        if _file_type(document) == "super":
+            parent_files.append(document)
+            continue
+        if _file_type(document) != "sub":
             continue
         parents = _parents(document, by_name, reporter, unreadable)
-        if parents is None:
-            continue
         folded = builtin_base()
-        for parent in reversed(parents):
+        for parent in reversed(parents or []):
             folded = merge_parents(parent, folded)
         merged = apply_parents(document, folded)
-        data = normalize_file(merged, file.resolve(), reporter)
+        if parents is None:
+            # The chain is broken: still report the file's own mistakes (types, unknown keys,
+            # values), but not what its missing parent may well have declared.
+            normalize_file(merged, file, reporter)
+            continue
+        data = normalize_file(merged, file, reporter)
         check_file(data, reporter)
-        normalized.append((file.resolve(), data))
+        normalized.append((file, data))
     check_project(normalized, reporter)
+    for document in parent_files:  # after the children, whose messages show the whole chain
+        _check_parent_file(document, by_name, reporter, unreadable)
 
     models: list[LiminalFile] = []
     for _, data in normalized:
         validated = validate_file(data, reporter)
         if validated is not None:
             models.append(validated)
+    read = tuple(sorted(documents))
+    if not reporter.has_errors and read and not normalized:
+        reporter.warning(
+            Location(read[0], 1, 1),
+            "no `type: sub` file: parent files alone define no pipeline, image or service",
+        )
     if reporter.has_errors:
         raise LiminalConfigError(reporter.diagnostics)
     project = Project(root=root, files=tuple(sorted(models, key=lambda f: str(f.path))))
-    return project, [d for d in reporter.diagnostics if d.severity == "warning"]
+    warnings = [d for d in reporter.diagnostics if d.severity == "warning"]
+    return LoadedProject(project, warnings, read)
 
 
 def load_what_loads(path: Path | str) -> tuple[Project, tuple[Diagnostic, ...]]:
@@ -97,21 +134,29 @@ def load_what_loads(path: Path | str) -> tuple[Project, tuple[Diagnostic, ...]]:
     One broken liminal.yml must not hide its neighbours (the DAG loader, `liminal run`): when
     the project as a whole has errors, each file without one of them is loaded on its own.
     A file whose parent is broken is reported, not loaded.
+
+    Errors that only matter when the files are deployed together (`scope="deployment"`: one
+    image tag declared differently by two apps of a liminal home, two services with one
+    Kubernetes name) break no file: each file still loads, and they are not returned here
+    (`validate` and `plan` report them).
     """
     path = Path(path)
     try:
         return load_project(path), ()
     except LiminalConfigError as error:
-        problems = list(error.errors)
-    broken = {d.file.resolve() for d in problems if d.file is not None}
+        problems = [d for d in error.errors if d.scope == "file"]
+        if isinstance(error, TooManyFolders):
+            return Project(root=project_root(path), files=()), tuple(problems)
+    broken = {safe_resolve(d.file) for d in problems if d.file is not None}
     files: list[LiminalFile] = []
-    for file in discover(path) if path.is_dir() else []:
-        if file.resolve() in broken:
+    for file in discover(path) if safe_resolve(path).is_dir() else []:
+        if safe_resolve(file) in broken:
             continue
         try:
             files.extend(load_project(file).files)
-        except LiminalConfigError:
-            problems.append(Diagnostic("not loaded: it depends on a broken file", file=file))
+        except LiminalConfigError as error:
+            if any(d.scope == "file" for d in error.errors):
+                problems.append(Diagnostic("not loaded: it depends on a broken file", file=file))
     return Project(root=project_root(path), files=tuple(files)), tuple(problems)
 
 
@@ -120,18 +165,26 @@ def _single_file_with_parents(
 ) -> tuple[dict[Path, YamlMap], dict[str, list[YamlMap]], int]:
     """One file and the parents it names, looked for in ever wider folders around it.
 
-    The search widens from the file's folder up to `PARENT_SEARCH_LEVELS` folders above it (and
-    stops at a repository's root), so `liminal validate app/liminal.yml` finds `../liminal.yml`.
+    The search widens from the file's folder up to `PARENT_SEARCH_LEVELS` folders above it, so
+    `liminal validate app/liminal.yml` finds `../liminal.yml`. It stays inside the project: it
+    stops at a repository's root (`.git`), never searches the filesystem root, the user's home
+    folder or anything above it, and each folder's walk is bounded (`discover`), so a misspelt
+    `super` never walks the machine's disk.
     """
     folder = file.parent
+    documents: dict[Path, YamlMap] = {}
+    by_name: dict[str, list[YamlMap]] = {}
     for _ in range(PARENT_SEARCH_LEVELS + 1):
         trial = Reporter()
-        candidates = sorted(set(discover(folder)) | {file})
-        documents = _read(candidates, trial)
+        try:
+            found = set(discover(folder))
+        except TooManyFolders:
+            break  # a folder this big is not the project's: search no wider
+        documents = _read(sorted(found | {file}), trial)
         by_name = _index_by_name(documents, trial)
         if file in documents and _chain_resolves(documents[file], by_name):
             break
-        if (folder / ".git").exists() or folder.parent == folder:
+        if (folder / ".git").exists() or not _may_search(folder.parent):
             break
         folder = folder.parent
     # Report only the problems of the file itself and of the parents it uses.
@@ -144,6 +197,24 @@ def _single_file_with_parents(
     return documents, by_name, 0 if file in documents else 1
 
 
+def _may_search(folder: Path) -> bool:
+    """Whether a parent search may widen to `folder`: never the filesystem root, nor the user's
+    home folder or one of its ancestors (they hold far more than one project)."""
+    if folder.parent == folder:
+        return False
+    home = Path(os.path.expanduser("~"))
+    return not (home == folder or home.is_relative_to(folder))
+
+
+def _check_parent_file(
+    document: YamlMap, by_name: dict[str, list[YamlMap]], reporter: Reporter, unreadable: int
+) -> None:
+    """A `type: super` file on its own: its chain resolves (no unknown parent, no cycle), its
+    top-level keys are known. (Its sections' lists are checked when it is read.)"""
+    _parents(document, by_name, reporter, unreadable)
+    check_top_level_keys(document, reporter)
+
+
 def _chain_resolves(document: YamlMap, by_name: dict[str, list[YamlMap]]) -> bool:
     return _parents(document, by_name, Reporter(), 0) is not None
 
@@ -151,7 +222,7 @@ def _chain_resolves(document: YamlMap, by_name: dict[str, list[YamlMap]]) -> boo
 def _read(files: list[Path], reporter: Reporter) -> dict[Path, YamlMap]:
     documents: dict[Path, YamlMap] = {}
     for file in files:
-        file = file.resolve()
+        file = safe_resolve(file)
         value = parse_yaml_file(file, reporter)
         if value is None:
             continue

@@ -311,13 +311,16 @@ class Monitoring(Model):
 class Pipeline(Model):
     pipeline: str
     start_date: dt.datetime
-    timeout_minutes: int = Field(gt=0)
+    timeout_minutes: int = Field(gt=0, le=defaults.MAX_TIMEOUT_MINUTES)
     schedule: str | None = None  # cron or preset; None: triggered by hand only
     owner: str | None = None
     depends_on_past: bool = False
     always_run: bool = False
-    # Every key liminal.yml gives a pipeline that is not one of the above (retries, email, ...).
+    # Operator arguments every task inherits (retries, retry_delay in seconds, email, ...),
+    # checked against Airflow's types (dsl/airflow_rules.py); plain JSON values.
     default_args: dict[str, Any] = Field(default_factory=dict)
+    # DAG arguments (catchup, max_active_runs, tags, description, ...); plain JSON values.
+    dag_args: dict[str, Any] = Field(default_factory=dict)
     # In run order: the base's `start` first, `end` last.
     tasks: tuple[Task, ...]
 
@@ -326,13 +329,25 @@ class Service(Model):
     service: str
     image: str
     description: str | None = None
-    port: int = defaults.SERVICE_PORT
-    workers: int = Field(default=defaults.SERVICE_WORKERS, ge=1)
-    threads: int = Field(default=defaults.SERVICE_THREADS, ge=1)
-    timeout_seconds: int = Field(default=defaults.SERVICE_TIMEOUT_SECONDS, ge=1)
-    max_body_bytes: int = Field(default=defaults.SERVICE_MAX_BODY_BYTES, ge=1)
-    replicas: int = Field(default=defaults.SERVICE_REPLICAS, ge=1)
-    max_replicas: int = Field(default=defaults.SERVICE_MAX_REPLICAS, ge=1)
+    port: int = Field(
+        default=defaults.SERVICE_PORT,
+        ge=defaults.SERVICE_PORT_RANGE[0],
+        le=defaults.SERVICE_PORT_RANGE[1],
+    )
+    workers: int = Field(default=defaults.SERVICE_WORKERS, ge=1, le=defaults.SERVICE_MAX_WORKERS)
+    threads: int = Field(default=defaults.SERVICE_THREADS, ge=1, le=defaults.SERVICE_MAX_THREADS)
+    timeout_seconds: int = Field(
+        default=defaults.SERVICE_TIMEOUT_SECONDS, ge=1, le=defaults.SERVICE_MAX_TIMEOUT_SECONDS
+    )
+    max_body_bytes: int = Field(
+        default=defaults.SERVICE_MAX_BODY_BYTES, ge=1, le=defaults.SERVICE_MAX_BODY_BYTES_LIMIT
+    )
+    replicas: int = Field(
+        default=defaults.SERVICE_REPLICAS, ge=1, le=defaults.SERVICE_MAX_REPLICAS_LIMIT
+    )
+    max_replicas: int = Field(
+        default=defaults.SERVICE_MAX_REPLICAS, ge=1, le=defaults.SERVICE_MAX_REPLICAS_LIMIT
+    )
     cpu: str = defaults.SERVICE_CPU
     memory: str = defaults.SERVICE_MEMORY
     # Volumes the server reads (the model store); mounted read-only wherever it runs.

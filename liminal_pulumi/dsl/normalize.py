@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,15 @@ from typing import Any
 from pydantic import BaseModel
 
 from liminal_pulumi import defaults
-from liminal_pulumi.dsl import model
+from liminal_pulumi.dsl import airflow_rules, model
 from liminal_pulumi.dsl.diagnostics import Location, Reporter, suggest
 from liminal_pulumi.dsl.monitoring import normalize_monitoring
-from liminal_pulumi.dsl.placeholders import RUN_TIME_TASK_FIELDS, render, resolve_variables
+from liminal_pulumi.dsl.placeholders import (
+    RUN_TIME_TASK_FIELDS,
+    PlaceholderExpansionError,
+    render,
+    resolve_variables,
+)
 from liminal_pulumi.dsl.schedules import cron_problem
 from liminal_pulumi.dsl.yaml_source import YamlList, YamlMap, to_plain
 
@@ -95,38 +101,17 @@ PIPELINE_KEYS = frozenset(
         "tasks",
         "metrics",
         "monitoring",
-        "description",
     }
 )
-IGNORED_PIPELINE_KEYS = frozenset({"metrics", "monitoring", "description"})
-# Airflow default_args names: never mistaken for a misspelt pipeline key.
-AIRFLOW_DEFAULT_ARGS = frozenset(
+# Historic Liminal pipeline keys that configure nothing in Airflow.
+IGNORED_PIPELINE_KEYS = frozenset({"metrics", "monitoring"})
+# Airflow's names (DAG and operator arguments): never mistaken for a misspelt pipeline key.
+AIRFLOW_ARGUMENT_NAMES = frozenset(
     {
-        "retries",
-        "retry_delay",
-        "retry_exponential_backoff",
-        "max_retry_delay",
-        "email",
-        "email_on_failure",
-        "email_on_retry",
-        "pool",
-        "pool_slots",
-        "queue",
-        "priority_weight",
-        "weight_rule",
-        "sla",
-        "execution_timeout",
-        "end_date",
-        "wait_for_downstream",
-        "trigger_rule",
-        "on_failure_callback",
-        "on_success_callback",
-        "on_retry_callback",
-        "executor_config",
-        "run_as_user",
-        "resources",
-        "do_xcom_push",
-        "max_active_tis_per_dag",
+        *airflow_rules.DAG_ARGUMENTS,
+        *airflow_rules.OPERATOR_ARGUMENTS,
+        *airflow_rules.NOT_WRITABLE,
+        *airflow_rules.ONE_VERSION_ONLY,
     }
 )
 SERVICE_LEGACY_KEYS = frozenset({"name", "type", "source", "endpoints"})
@@ -175,8 +160,14 @@ def to_datetime(value: Any) -> dt.datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
-def as_text(value: Any) -> Any:
-    """Scalars as the text a shell or an environment variable sees; other values unchanged."""
+def as_text(value: Any, source_text: str | None = None) -> Any:
+    """Scalars as the text a shell or an environment variable sees; other values unchanged.
+
+    `source_text` is the scalar as written when YAML 1.1 read it as another type (`NO`, `1.10`,
+    `0755`): that text is what the user meant, and what is passed on.
+    """
+    if source_text is not None and value is not None:
+        return source_text
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
@@ -184,6 +175,39 @@ def as_text(value: Any) -> Any:
     if value is None:
         return ""
     return value
+
+
+def check_top_level_keys(top: YamlMap, reporter: Reporter) -> None:
+    """Unknown top-level keys: a likely misspelling is an error, others a warning."""
+    for key in top:
+        if key not in TOP_LEVEL_KEYS:
+            close = suggest(key, TOP_LEVEL_KEYS, cutoff=0.75)
+            where = top.key_loc(key)
+            if close:
+                reporter.error(where, f"unknown top-level key `{key}`", suggestion=close)
+            else:
+                reporter.warning(where, f"unknown top-level key `{key}` is ignored")
+
+
+def warn_misread(container: YamlMap, key: str, reporter: Reporter, what: str) -> None:
+    """Warn when YAML 1.1 read a plain scalar as another value than its text (`NO` -> false,
+    `1.10` -> 1.1, `0755` -> 493) and that value is used as text: say how to quote it."""
+    text = container.value_text(key)
+    value = container.get(key)
+    if text is None or value is None or isinstance(value, dict | list):
+        return
+    if as_text(value) == text:
+        return
+    reporter.warning(
+        container.value_loc(key),
+        f"{what} `{key}`: YAML reads `{text}` as {describe(value)}, used as the text "
+        f'`{as_text(value)}`; write `"{text}"` (quoted) to keep it as written',
+    )
+
+
+# Kubernetes resource quantities (a subset of the API's Quantity grammar: a decimal number and
+# an optional suffix), e.g. `250m`, `0.5`, `512Mi`, `2G`.
+_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
 
 
 class FileNormalizer:
@@ -268,19 +292,25 @@ class FileNormalizer:
                 self.error(where, f"unknown key `{key}` in {what}", close)
         return kept
 
-    def render_tree(self, value: Any) -> Any:
+    def render_tree(self, value: Any, where: Location | None = None) -> Any:
         """Load-time placeholders rendered from the file's variables; locations kept."""
         if isinstance(value, str):
-            return render(value, self.variables)
+            try:
+                return render(value, self.variables)
+            except PlaceholderExpansionError as error:
+                self.error(where or Location(self.path), str(error))
+                return value
         if isinstance(value, YamlMap):
             rendered = value.derive()
             for key in rendered:
-                rendered[key] = self.render_tree(rendered[key])
+                rendered[key] = self.render_tree(rendered[key], value.value_loc(key))
             return rendered
         if isinstance(value, YamlList):
             items = YamlList(loc=value.loc)
             for index, item in enumerate(value):
-                items.append_from(self.render_tree(item), value.item_loc(index))
+                items.append_from(
+                    self.render_tree(item, value.item_loc(index)), value.item_loc(index)
+                )
             return items
         if isinstance(value, Mapping):
             return {k: self.render_tree(v) for k, v in value.items()}
@@ -328,14 +358,7 @@ class FileNormalizer:
     # --- the file -------------------------------------------------------------------------------
     def run(self) -> YamlMap:
         top = self.merged
-        for key in top:
-            if key not in TOP_LEVEL_KEYS:
-                close = suggest(key, TOP_LEVEL_KEYS, cutoff=0.75)
-                where = top.key_loc(key)
-                if close:
-                    self.error(where, f"unknown top-level key `{key}`", close)
-                else:
-                    self.warn(where, f"unknown top-level key `{key}` is ignored")
+        check_top_level_keys(top, self.reporter)
         out = YamlMap(loc=top.loc)
         out.put("name", top.get("name"), top)
         out["path"] = self.path
@@ -370,12 +393,20 @@ class FileNormalizer:
         variables = self.mapping(top["variables"], top.value_loc("variables"), "`variables`")
         if variables is None:
             return
-        resolved, cyclic = resolve_variables(to_plain(variables))
+        try:
+            resolved, cyclic = resolve_variables(to_plain(variables))
+        except PlaceholderExpansionError as error:
+            name = error.name if error.name in variables else None
+            self.error(variables.value_loc(name) if name else variables.loc, str(error))
+            self.variables = {}
+            return
         for name in cyclic:
             self.error(
                 variables.value_loc(name),
                 f"variable `{name}` refers back to itself through other variables",
             )
+        for name in variables:
+            warn_misread(variables, name, self.reporter, "variable")
         self.variables = resolved
 
     def check_defaults_sections(self) -> None:
@@ -456,10 +487,17 @@ class FileNormalizer:
         source = entry.get("source", ".")
         if isinstance(source, str):
             path = self.path_of(entry, "source", source, resolve=True)
-            if path is not None:
+            if path is not None and not path.is_dir():
+                # `liminal build`, `pulumi up` and `liminal run` all start from this folder.
+                self.error(
+                    entry.value_loc("source") if "source" in entry else entry.loc,
+                    f"`source` folder {path} does not exist (the image's build context, "
+                    "relative to this liminal.yml)",
+                )
+            elif path is not None:
                 image.put("source", path, entry)
-        if isinstance(entry.get("python_version"), int | float):
-            image.put("python_version", str(entry["python_version"]), entry)
+        if "python_version" in entry:
+            self.python_version(entry, image)
         if "endpoints" in entry:
             endpoints = YamlList(loc=entry.value_loc("endpoints"))
             for endpoint, where in self.items(entry, "endpoints", "an endpoint"):
@@ -468,6 +506,46 @@ class FileNormalizer:
                 )
             image.put("endpoints", endpoints, entry)
         return image
+
+    def python_version(self, entry: YamlMap, image: YamlMap) -> None:
+        """The image's Python version as written (`3.10` unquoted is the number 3.1 to YAML),
+        checked against the versions the base image is published for."""
+        value = entry["python_version"]
+        text = entry.value_text("python_version")
+        version = text if text is not None else value
+        where = entry.value_loc("python_version")
+        if isinstance(version, int | float) and not isinstance(version, bool):
+            version = str(version)
+        if not isinstance(version, str):
+            self.error(
+                where, f"`python_version` must be a version like 3.11, got {describe(value)}"
+            )
+            image.pop("python_version", None)
+            return
+        version = version.strip()
+        image.put("python_version", version, entry)
+        supported = defaults.SUPPORTED_PYTHON_VERSIONS
+        minimum = ".".join(map(str, defaults.PYTHON_SERVER_MIN_VERSION))
+        parts = version.split(".")
+        numbers = tuple(int(p) for p in parts[:2]) if all(p.isdigit() for p in parts) else None
+        if (
+            entry.get("type") == "python_server"
+            and numbers is not None
+            and numbers < defaults.PYTHON_SERVER_MIN_VERSION
+        ):
+            self.error(
+                where,
+                f"python_version {version} is too old for the model server: a python_server "
+                f"image needs {minimum} or newer",
+            )
+        elif version not in supported:
+            self.error(
+                where,
+                f"python_version `{version}` is not supported: the images are built from "
+                f"{defaults.PYTHON_BASE_IMAGE.format(python_version='<version>')}, published "
+                f"for {', '.join(supported)}",
+                suggest(version, supported),
+            )
 
     def executors(self) -> YamlList:
         result = YamlList(loc=self.merged.value_loc("executors"))
@@ -509,17 +587,14 @@ class FileNormalizer:
         entry = self.render_tree(entry.derive(k for k in entry if k != "tasks"))
         pipeline = YamlMap(loc=entry.loc)
         default_args: dict[str, Any] = {}
+        dag_args: dict[str, Any] = {}
         for key in entry:
             if key in IGNORED_PIPELINE_KEYS:
                 continue
-            if key not in PIPELINE_KEYS:
-                close = suggest(key, PIPELINE_KEYS - IGNORED_PIPELINE_KEYS, cutoff=0.8)
-                if close and key not in AIRFLOW_DEFAULT_ARGS and close not in entry:
-                    self.error(entry.key_loc(key), f"unknown key `{key}` in a pipeline", close)
-                else:
-                    default_args[key] = to_plain(entry[key])
+            if key in PIPELINE_KEYS:
+                pipeline.put(key, entry[key], entry)
                 continue
-            pipeline.put(key, entry[key], entry)
+            self.airflow_argument(entry, key, dag_args, default_args)
         if "schedule_interval" in pipeline:
             interval = pipeline.pop("schedule_interval")
             if "schedule" in pipeline:
@@ -547,8 +622,52 @@ class FileNormalizer:
         if "always_run" not in pipeline and "always_run" in self.merged:
             pipeline.put("always_run", self.merged["always_run"], self.merged)
         pipeline["default_args"] = default_args
+        pipeline["dag_args"] = dag_args
         pipeline["tasks"] = self.tasks(tasks_value, tasks_where)
         return pipeline
+
+    def airflow_argument(
+        self, entry: YamlMap, key: str, dag_args: dict[str, Any], default_args: dict[str, Any]
+    ) -> None:
+        """A pipeline key that is not liminal's: a DAG argument, an operator argument every
+        task inherits (default_args), or neither (dropped with a warning). Values are checked
+        with Airflow's types (`airflow_rules`)."""
+        value = to_plain(entry[key])
+        rules = airflow_rules
+        if key in rules.DAG_ARGUMENTS or key in rules.OPERATOR_ARGUMENTS:
+            is_dag = key in rules.DAG_ARGUMENTS
+            rule = rules.DAG_ARGUMENTS[key] if is_dag else rules.OPERATOR_ARGUMENTS[key]
+            try:
+                converted = rules.convert(rule, value)
+            except rules.ArgumentError as error:
+                what = "DAG argument" if is_dag else "Airflow task argument (default_args)"
+                self.error(
+                    entry.value_loc(key), f"`{key}` is an {what}: {error}, got {describe(value)}"
+                )
+                return
+            (dag_args if is_dag else default_args)[key] = converted
+            return
+        where = entry.key_loc(key)
+        if key in rules.NOT_WRITABLE:
+            self.error(where, f"`{key}` cannot be set on a pipeline: {rules.NOT_WRITABLE[key]}")
+            return
+        if key in rules.ONE_VERSION_ONLY:
+            self.warn(
+                where,
+                f"`{key}` is ignored: it is an argument of {rules.ONE_VERSION_ONLY[key]}, and "
+                "liminal DAGs must load on both Airflow 2.11 and 3.0 (MWAA runs either)",
+            )
+            return
+        known = (PIPELINE_KEYS - IGNORED_PIPELINE_KEYS) | AIRFLOW_ARGUMENT_NAMES
+        close = suggest(key, known, cutoff=0.8)
+        if close and close not in entry:
+            self.error(where, f"unknown key `{key}` in a pipeline", close)
+            return
+        self.warn(
+            where,
+            f"`{key}` is ignored: it is neither a liminal pipeline key nor an argument of "
+            "Airflow's DAG or BaseOperator",
+        )
 
     def check_schedule(self, pipeline: YamlMap) -> None:
         if "schedule" not in pipeline:
@@ -625,7 +744,7 @@ class FileNormalizer:
                 )
                 result.pop(key)
             else:
-                result[key] = as_text(value)
+                result[key] = as_text(value, env.value_text(key))
         return result
 
     def task_variables(self, task: YamlMap) -> Any:
@@ -762,12 +881,49 @@ class FileNormalizer:
             env = self.mapping(service["env_vars"], service.value_loc("env_vars"), "`env_vars`")
             if env is not None:
                 service.put("env_vars", self.environment(env), service)
+        self.service_values(service)
         if "mounts" in service:
             service.put("mounts", self.mounts(service), service)
         normalize_monitoring(self, service)  # after mounts: its paths must lie on one
         if "source" in entry or "endpoints" in entry:
             self.service_image(entry, service)
         return service
+
+    def service_values(self, service: YamlMap) -> None:
+        """What gunicorn, the container and Kubernetes accept, checked here with a hint (the
+        model's bounds catch the rest)."""
+        port = service.get("port")
+        if isinstance(port, int) and not isinstance(port, bool):
+            low, high = defaults.SERVICE_PORT_RANGE
+            if not low <= port <= high:
+                self.error(
+                    service.value_loc("port"),
+                    f"`port` must be from {low} to {high}, got {port}: the server runs as a "
+                    f"non-root user, which cannot listen below {low}; the load balancer still "
+                    f"answers on port {defaults.SERVICE_LB_PORT}",
+                )
+                service.pop("port")
+        for key in ("cpu", "memory"):
+            if key not in service:
+                continue
+            value = as_text(service[key], service.value_text(key))
+            if not isinstance(value, str) or not _QUANTITY.match(value):
+                example = "250m or 0.5" if key == "cpu" else "512Mi or 2Gi"
+                self.error(
+                    service.value_loc(key),
+                    f"`{key}` must be a Kubernetes quantity like {example}, got "
+                    f"{describe(service[key])}",
+                )
+                service.pop(key)
+            else:
+                service[key] = value
+        replicas, most = service.get("replicas"), service.get("max_replicas")
+        if isinstance(replicas, int) and isinstance(most, int) and replicas > most:
+            self.error(
+                service.value_loc("max_replicas"),
+                f"`max_replicas` ({most}) is below `replicas` ({replicas}); the autoscaler "
+                "needs max_replicas >= replicas",
+            )
 
     def service_image(self, entry: YamlMap, service: YamlMap) -> None:
         """The older service form builds its own server image from `source` and `endpoints`."""

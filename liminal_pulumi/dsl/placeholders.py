@@ -10,6 +10,10 @@ file's liminal `variables`; the run-time fields (`RUN_TIME_TASK_FIELDS`) keep th
 because the DAG run's conf must win over liminal variables when a task runs. The DAG builder
 calls the same `render` with its own lookup (conf, liminal + task variables, Airflow Variables,
 environment).
+
+Rendering is bounded like YAML aliases are: a value that would grow past
+`defaults.MAX_RENDERED_CHARS` (`a: "{{a}}{{a}}"` doubles each round) raises
+`PlaceholderExpansionError` at once instead of eating memory and time.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
+
+from liminal_pulumi import defaults
 
 # The innermost placeholders only: no braces inside.
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9._-]+)\s*\}\}")
@@ -28,6 +34,38 @@ RUN_TIME_TASK_FIELDS = frozenset(
 )
 
 Lookup = Mapping[str, Any] | Callable[[str], Any]
+
+# Names Airflow puts in a task's template context (Airflow 2.11 and 3.0): a placeholder whose
+# first dotted segment is one of these is Airflow's, not liminal's.
+AIRFLOW_CONTEXT_NAMES = frozenset(
+    {
+        "conf", "conn", "dag", "dag_run", "data_interval_end", "data_interval_start", "ds",
+        "ds_nodash", "execution_date", "expanded_ti_count", "exception", "inlets", "inlet_events",
+        "logical_date", "macros", "map_index_template", "next_ds", "next_ds_nodash",
+        "next_execution_date", "outlets", "outlet_events", "params",
+        "prev_data_interval_start_success", "prev_data_interval_end_success", "prev_ds",
+        "prev_ds_nodash", "prev_execution_date",
+        "prev_execution_date_success", "prev_start_date_success", "prev_end_date_success", "reason",
+        "run_id", "start_date", "task", "task_instance", "task_instance_key_str",
+        "task_reschedule_count", "test_mode", "templates_dict", "ti", "tomorrow_ds",
+        "tomorrow_ds_nodash", "triggering_asset_events", "triggering_dataset_events", "ts",
+        "ts_nodash", "ts_nodash_with_tz", "try_number", "var", "yesterday_ds",
+        "yesterday_ds_nodash", "liminal_var",
+    }
+)  # fmt: skip
+
+
+class PlaceholderExpansionError(ValueError):
+    """Rendering placeholders would produce more than `defaults.MAX_RENDERED_CHARS`."""
+
+    def __init__(self, name: str | None = None) -> None:
+        self.name = name
+        where = f"variable `{name}`: " if name else ""
+        super().__init__(
+            f"{where}`{{{{ }}}}` placeholders expand to more than "
+            f"{defaults.MAX_RENDERED_CHARS:,} characters (a value that refers to itself, "
+            'e.g. `a: "{{a}}{{a}}"`?); placeholders may nest, not grow without bound'
+        )
 
 
 def _lookup_function(lookup: Lookup) -> Callable[[str], Any]:
@@ -49,11 +87,15 @@ def _lookup_function(lookup: Lookup) -> Callable[[str], Any]:
     return find
 
 
-def render(text: str, lookup: Lookup) -> str:
-    """`text` with every known placeholder replaced; unknown ones stay verbatim."""
+def render(text: str, lookup: Lookup, limit: int = defaults.MAX_RENDERED_CHARS) -> str:
+    """`text` with every known placeholder replaced; unknown ones stay verbatim.
+
+    Raises PlaceholderExpansionError when the result would exceed `limit` characters.
+    """
     if "{{" not in text:
         return text
     find = _lookup_function(lookup)
+    grown = [0]  # characters the replacements of the current round add
 
     def replace(match: re.Match[str]) -> str:
         value = find(match.group(1))
@@ -61,10 +103,17 @@ def render(text: str, lookup: Lookup) -> str:
             return match.group(0)
         if isinstance(value, bool):
             return "true" if value else "false"
-        return str(value)
+        shown = str(value)
+        grown[0] += len(shown)
+        if grown[0] > limit:
+            raise PlaceholderExpansionError()
+        return shown
 
     for _ in range(_MAX_ROUNDS):
+        grown[0] = len(text)
         rendered = PLACEHOLDER.sub(replace, text)
+        if len(rendered) > limit:
+            raise PlaceholderExpansionError()
         if rendered == text:
             break
         text = rendered
@@ -81,7 +130,12 @@ def resolve_variables(variables: Mapping[str, Any]) -> tuple[dict[str, Any], lis
 
     Mapping and list values (task variable groups) are rendered inside too.
     """
-    resolved = {name: _render_value(value, variables) for name, value in variables.items()}
+    resolved: dict[str, Any] = {}
+    for name, value in variables.items():
+        try:
+            resolved[name] = _render_value(value, variables)
+        except PlaceholderExpansionError:
+            raise PlaceholderExpansionError(str(name)) from None
     cyclic = [
         name
         for name, value in resolved.items()
@@ -102,3 +156,8 @@ def _render_value(value: Any, lookup: Lookup) -> Any:
     if isinstance(value, list):
         return [_render_value(v, lookup) for v in value]
     return value
+
+
+def is_airflow_name(name: str) -> bool:
+    """True when `{{ name }}` is Airflow's (its first dotted segment is a context name)."""
+    return name.split(".", 1)[0] in AIRFLOW_CONTEXT_NAMES

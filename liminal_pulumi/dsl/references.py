@@ -11,9 +11,20 @@ from pathlib import Path
 from typing import Any
 
 from liminal_pulumi import defaults
+from liminal_pulumi.dsl import airflow_rules, names
 from liminal_pulumi.dsl.diagnostics import Location, Reporter, suggest
 from liminal_pulumi.dsl.normalize import describe
+from liminal_pulumi.dsl.placeholders import (
+    RUN_TIME_TASK_FIELDS,
+    is_airflow_name,
+    placeholder_names,
+)
 from liminal_pulumi.dsl.yaml_source import YamlList, YamlMap
+
+# Task types that become two Airflow tasks: `<task>` and `<task>_wait` (dag_plan).
+_TASKS_WITH_SENSOR = frozenset(
+    {"create_cloudformation_stack", "delete_cloudformation_stack", "spark"}
+)
 
 
 def _entries(data: YamlMap, key: str) -> Iterable[tuple[YamlMap, Location]]:
@@ -83,6 +94,190 @@ def check_file(data: YamlMap, reporter: Reporter) -> None:
         for mount, mount_where in _entries(service, "mounts"):
             _check_reference(mount, "volume", volumes, "volume", reporter, mount_where)
         _check_monitoring(service, images, reporter, where)
+    check_names(data, reporter)
+    check_placeholders(data, reporter)
+
+
+def _name_at(entry: YamlMap, key: str, where: Location) -> Location:
+    return entry.value_loc(key) if key in entry.value_locs else where.child(key)
+
+
+def check_names(data: YamlMap, reporter: Reporter) -> None:
+    """Every name that becomes an Airflow id, a folder, a Kubernetes or an AWS name follows
+    that consumer's rules (`airflow_rules`, `names`), as written or after the deployment's
+    transformation."""
+    executors = _names(data, "executors", "executor")
+    for pipeline, where in _entries(data, "pipelines"):
+        name = pipeline.get("pipeline")
+        if isinstance(name, str):
+            at = _name_at(pipeline, "pipeline", where)
+            problem = airflow_rules.key_problem(name) or names.path_component_problem(name)
+            if problem:
+                reporter.error(at, f"pipeline `{name}` is not a valid Airflow dag_id: {problem}")
+        task_ids: dict[str, tuple[str, Location]] = {}
+        for task, task_where in _entries(pipeline, "tasks"):
+            _check_task_id(task, task_where, task_ids, executors, reporter)
+        for task, _ in _entries(pipeline, "tasks"):
+            for mount, mount_where in _entries(task, "mounts"):
+                _check_mount(mount, mount_where, reporter)
+    for service, where in _entries(data, "services"):
+        name = service.get("service")
+        if isinstance(name, str):
+            problem = names.path_component_problem(name)
+            if problem is None and names.k8s_name(name) == "service" and name != "service":
+                problem = "nothing of it is usable in a Kubernetes name (letters or digits)"
+            if problem:
+                reporter.error(_name_at(service, "service", where), f"service `{name}`: {problem}")
+        for mount, mount_where in _entries(service, "mounts"):
+            _check_mount(mount, mount_where, reporter)
+    for volume, where in _entries(data, "volumes"):
+        name = volume.get("volume")
+        if isinstance(name, str):
+            problem = names.path_component_problem(name)
+            if problem is None and volume.get("claim_name") is None:
+                try:
+                    names.dns_label(name)
+                except ValueError:
+                    problem = "nothing of it is usable in a Kubernetes name; set `claim_name`"
+            if problem:
+                reporter.error(_name_at(volume, "volume", where), f"volume `{name}`: {problem}")
+        claim = volume.get("claim_name")
+        if isinstance(claim, str):
+            problem = names.dns_label_problem(claim)
+            if problem:
+                reporter.error(
+                    _name_at(volume, "claim_name", where),
+                    f"`claim_name` `{claim}` is not a PersistentVolumeClaim name: {problem}",
+                )
+    for secret, where in _entries(data, "secrets"):
+        name = secret.get("secret")
+        if isinstance(name, str):
+            problem = names.path_component_problem(name) or names.dns_subdomain_problem(name)
+            if problem:
+                reporter.error(
+                    _name_at(secret, "secret", where),
+                    f"secret `{name}` is not a Kubernetes Secret name: {problem}",
+                )
+    for image, where in _entries(data, "images"):
+        tag = image.get("image")
+        if isinstance(tag, str) and "{{" not in tag:
+            problem = names.image_problem(tag)
+            if problem:
+                reporter.error(_name_at(image, "image", where), f"image `{tag}`: {problem}")
+    for executor, where in _entries(data, "executors"):
+        namespace = executor.get("namespace")
+        if isinstance(namespace, str):
+            problem = names.dns_label_problem(namespace)
+            if problem:
+                reporter.error(
+                    _name_at(executor, "namespace", where),
+                    f"namespace `{namespace}` is not a Kubernetes namespace name: {problem}",
+                )
+
+
+def _check_task_id(
+    task: YamlMap,
+    where: Location,
+    seen: dict[str, tuple[str, Location]],
+    executors: Mapping[str, YamlMap],
+    reporter: Reporter,
+) -> None:
+    """A task's Airflow task ids (its own, and `<task>_wait` for tasks that wait for an EMR
+    step or a CloudFormation stack): valid, and no other task's."""
+    name = task.get("task")
+    if not isinstance(name, str):
+        return
+    at = _name_at(task, "task", where)
+    problem = airflow_rules.key_problem(name)
+    if problem:
+        reporter.error(at, f"task `{name}` is not a valid Airflow task_id: {problem}")
+        return
+    kind = task.get("type")
+    executor_name = task.get("executor")
+    executor = executors.get(executor_name) if isinstance(executor_name, str) else None
+    ids = [name]
+    if kind in _TASKS_WITH_SENSOR and (
+        kind != "spark" or (executor is not None and executor.get("type") == "emr")
+    ):
+        ids.append(name + defaults.SENSOR_TASK_SUFFIX)
+        if len(ids[1]) > airflow_rules.MAX_KEY_LENGTH:
+            reporter.error(
+                at,
+                f"task `{name}` also becomes the Airflow task `{ids[1]}` (it waits for the "
+                f"first), longer than Airflow's {airflow_rules.MAX_KEY_LENGTH} characters",
+            )
+    for task_id in ids:
+        first = seen.get(task_id)
+        if first is None:
+            seen[task_id] = (name, at)
+        elif first[0] != name:  # the same name twice is reported as a duplicate task
+            reporter.error(
+                at,
+                f"tasks `{name}` and `{first[0]}` (line {first[1].line}) both become the Airflow "
+                f"task `{task_id}` (a task that waits for an EMR step or a CloudFormation stack "
+                f"adds `<task>{defaults.SENSOR_TASK_SUFFIX}`); rename one",
+            )
+
+
+def _check_mount(mount: YamlMap, where: Location, reporter: Reporter) -> None:
+    sub_path = mount.get("sub_path")
+    if isinstance(sub_path, str):
+        problem = names.sub_path_problem(sub_path)
+        if problem:
+            at = _name_at(mount, "sub_path", where)
+            reporter.error(at, f"`sub_path` `{sub_path}`: {problem}")
+
+
+def check_placeholders(data: YamlMap, reporter: Reporter) -> None:
+    """Warn about `{{ name }}` placeholders nothing at load time defines and Airflow does not
+    know: a typo (`{{ gretting }}`) would reach the task as literal braces."""
+    variables = data.get("variables")
+    file_variables: set[str] = set(variables) if isinstance(variables, dict) else set()
+    for pipeline, _ in _entries(data, "pipelines"):
+        for task, _ in _entries(pipeline, "tasks"):
+            task_variables = task.get("variables")
+            own: set[str] = set(task_variables) if isinstance(task_variables, dict) else set()
+            known = file_variables | own
+            for key in task:
+                if key in ("variables", "task", "type"):
+                    continue
+                for name in sorted(set(_placeholders_in(task[key]))):
+                    _warn_placeholder(task, key, name, known, key in RUN_TIME_TASK_FIELDS, reporter)
+    for section in ("images", "services", "volumes", "executors"):
+        for entry, _ in _entries(data, section):
+            for key in entry:
+                for name in sorted(set(_placeholders_in(entry[key]))):
+                    _warn_placeholder(entry, key, name, file_variables, False, reporter)
+
+
+def _placeholders_in(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return placeholder_names(value) if "{{" in value else []
+    if isinstance(value, dict):
+        return [n for v in value.values() for n in _placeholders_in(v)]
+    if isinstance(value, list | tuple):
+        return [n for v in value for n in _placeholders_in(v)]
+    return []
+
+
+def _warn_placeholder(
+    entry: YamlMap, key: str, name: str, known: set[str], run_time: bool, reporter: Reporter
+) -> None:
+    if is_airflow_name(name) or name.split(".", 1)[0] in known:
+        return
+    close = suggest(name, known | {"ds", "ts", "logical_date", "run_id"})
+    if run_time:
+        message = (
+            f"placeholder `{{{{ {name} }}}}` is not defined in `variables` and is not an "
+            "Airflow name: when the task runs it is looked up in the DAG run's conf, Airflow "
+            "Variables and the environment, and passed as written if none has it"
+        )
+    else:
+        message = (
+            f"placeholder `{{{{ {name} }}}}` is not defined in `variables`: `{key}` is read "
+            "when the file loads, so it keeps the braces as written"
+        )
+    reporter.warning(entry.value_loc(key), message, suggestion=close)
 
 
 def _check_monitoring(
@@ -173,7 +368,19 @@ def check_project(files: list[tuple[Path, YamlMap]], reporter: Reporter) -> None
     pipelines = [e for _, data in files for e in _entries(data, "pipelines")]
     services = [e for _, data in files for e in _entries(data, "services")]
     _check_across(pipelines, "pipeline", "pipeline", reporter)
-    _check_across(services, "service", "service", reporter)
+    _check_across(services, "service", "service", reporter, scope="deployment")
+    _check_transformed(services, "service", names.k8s_name, "Kubernetes name", reporter)
+    volumes = [e for _, data in files for e in _entries(data, "volumes")]
+    _check_transformed(volumes, "volume", _claim_of, "PersistentVolumeClaim", reporter)
+    _check_transformed(volumes, "volume", names.volume_name, "pod volume name", reporter)
+    all_images = [e for _, data in files for e in _entries(data, "images")]
+    _check_transformed(
+        all_images,
+        "image",
+        lambda tag: names.repository_name(names.SAMPLE_REPOSITORY_PREFIX, tag),
+        "ECR repository",
+        reporter,
+    )
     _check_drift_pipeline_names(pipelines, services, reporter)
     images: dict[str, tuple[Path, Any]] = {}
     for path, data in files:
@@ -187,12 +394,61 @@ def check_project(files: list[tuple[Path, YamlMap]], reporter: Reporter) -> None
                     image.value_loc("image") if "image" in image.value_locs else where,
                     f"image `{tag}` is declared differently in {images[tag][0]}; "
                     "an image tag names one image across the project",
+                    scope="deployment",
                 )
             images.setdefault(tag, (path, body))
 
 
+def _claim_of(volume: YamlMap) -> str | None:
+    claim = volume.get("claim_name")
+    if isinstance(claim, str):
+        return claim
+    try:
+        return names.dns_label(str(volume.get("volume")))
+    except ValueError:
+        return None
+
+
+def _check_transformed(
+    entries: list[tuple[YamlMap, Location]],
+    key: str,
+    transform: Any,
+    what: str,
+    reporter: Reporter,
+) -> None:
+    """Names that differ as written but become one name once deployed (`fraud_scorer` and
+    `fraud-scorer` -> the Kubernetes name `fraud-scorer`; long names cut to 63 characters)."""
+    seen: dict[str, tuple[str, Location]] = {}
+    for entry, where in entries:
+        name = entry.get(key)
+        if not isinstance(name, str) or "{{" in name:
+            continue
+        try:
+            deployed = transform(entry if transform is _claim_of else name)
+        except ValueError:
+            continue
+        if deployed is None:
+            continue
+        at = _name_at(entry, key, where)
+        first = seen.get(deployed)
+        if first is None:
+            seen[deployed] = (name, at)
+        elif first[0] != name:
+            place = f"{first[1].file}:{first[1].line}" if first[1].file else "the built-in base"
+            reporter.error(
+                at,
+                f"{key} `{name}` and {key} `{first[0]}` ({place}) both become the {what} "
+                f"`{deployed}` once deployed; rename one",
+                scope="deployment",
+            )
+
+
 def _check_across(
-    entries: list[tuple[YamlMap, Location]], key: str, what: str, reporter: Reporter
+    entries: list[tuple[YamlMap, Location]],
+    key: str,
+    what: str,
+    reporter: Reporter,
+    scope: Any = "file",
 ) -> None:
     """Duplicates across files; duplicates inside one file are reported by `check_file`."""
     seen: dict[str, Location] = {}
@@ -206,7 +462,9 @@ def _check_across(
             seen[name] = at
         elif first.file != at.file:
             reporter.error(
-                at, f"duplicate {what} `{name}`: also declared in {first.file}:{first.line}"
+                at,
+                f"duplicate {what} `{name}`: also declared in {first.file}:{first.line}",
+                scope=scope,
             )
 
 

@@ -48,6 +48,34 @@ def _fields(cls: type[BaseModel], defs: dict[str, Any]) -> dict[str, Any]:
     return dict(schema.get("properties", {}))
 
 
+def _airflow_arguments() -> dict[str, Any]:
+    """The pipeline keys that are Airflow's (dsl/airflow_rules.py), with Airflow's types."""
+    from liminal_pulumi.dsl import airflow_rules
+
+    def schema_of(rule: airflow_rules.Rule, where: str) -> dict[str, Any]:
+        kinds: dict[str, dict[str, Any]] = {
+            "seconds": {"type": "number"},
+            "int": {"type": "integer"},
+            "bool": {"type": "boolean"},
+            "text": {"type": "string"},
+            "email": {"anyOf": [{"type": "string"}, {"type": "array", "items": _TEXT}]},
+            "date": dict(_DATE),
+            "mapping": {"type": "object"},
+            "resources": {"type": "object"},
+            "tags": {"type": "array", "items": {"type": "string"}},
+            "choice": {"enum": sorted(rule.choices)},
+        }
+        schema = dict(kinds[rule.kind])
+        if rule.low is not None and rule.high is not None:
+            schema |= {"minimum": rule.low, "maximum": rule.high}
+        unit = " (seconds)" if rule.kind == "seconds" else ""
+        return schema | {"description": f"Airflow {where} argument{unit}"}
+
+    properties = {k: schema_of(r, "task") for k, r in airflow_rules.OPERATOR_ARGUMENTS.items()}
+    properties |= {k: schema_of(r, "DAG") for k, r in airflow_rules.DAG_ARGUMENTS.items()}
+    return properties
+
+
 def _object(
     properties: dict[str, Any], required: list[str], *, closed: bool = True, **extra: Any
 ) -> dict[str, Any]:
@@ -132,6 +160,8 @@ def liminal_schema() -> dict[str, Any]:
     defs["Executor"]["description"] = "kubernetes executors pass every other key to the pod"
     pipeline = _fields(model.Pipeline, defs)
     pipeline.pop("default_args", None)
+    pipeline.pop("dag_args", None)
+    pipeline |= _airflow_arguments()
     pipeline |= {
         "start_date": _DATE,
         "schedule": {"type": ["string", "null"], "description": "cron or a preset (@daily)"},
@@ -144,7 +174,8 @@ def liminal_schema() -> dict[str, Any]:
         pipeline,
         ["pipeline"],
         closed=False,
-        description="every other key becomes an Airflow default_args entry (retries, email...)",
+        description="Airflow's DAG arguments go to the DAG, its operator arguments to every "
+        "task (default_args); durations are seconds",
     )
     service = _fields(model.Service, defs) | {
         "service": {"type": ["string", "null"]},

@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from liminal_pulumi.dsl.diagnostics import Diagnostic, LiminalConfigError
 from liminal_pulumi.dsl.model import Project
 
 
-def summarize(project: Project) -> dict[str, Any]:
+def summarize(project: Project, files_read: Sequence[Path] = ()) -> dict[str, Any]:
+    """Counts and names; `files_read` (every liminal.yml read, parents too) when known."""
     pipelines = list(project.pipelines())
+    read = [str(p) for p in files_read] or [str(f.path) for f in project.files]
     return {
         "root": str(project.root),
         "files": [str(f.path) for f in project.files],
+        "files_read": read,
         "pipelines": {p.pipeline: [t.task for t in p.tasks] for _, p in pipelines},
         "images": sorted(project.images()),
         "services": [s.service for _, s in project.services()],
         "counts": {
             "files": len(project.files),
+            "files_read": len(read),
             "pipelines": len(pipelines),
             "tasks": sum(len(p.tasks) for _, p in pipelines),
             "images": len(project.images()),
@@ -27,11 +32,15 @@ def summarize(project: Project) -> dict[str, Any]:
     }
 
 
-def summary_text(project: Project, warnings: Sequence[Diagnostic]) -> str:
-    facts = summarize(project)
+def summary_text(
+    project: Project, warnings: Sequence[Diagnostic], files_read: Sequence[Path] = ()
+) -> str:
+    facts = summarize(project, files_read)
     counts = facts["counts"]
+    parents = counts["files_read"] - counts["files"]
+    read = f"{counts['files']} file(s)" + (f" and {parents} parent file(s)" if parents else "")
     lines = [
-        f"OK: {counts['files']} file(s), {counts['pipelines']} pipeline(s), "
+        f"OK: {read}, {counts['pipelines']} pipeline(s), "
         f"{counts['tasks']} task(s), {counts['images']} image(s), {counts['services']} service(s)"
     ]
     for name, tasks in facts["pipelines"].items():
@@ -42,10 +51,12 @@ def summary_text(project: Project, warnings: Sequence[Diagnostic]) -> str:
     return "\n".join(lines)
 
 
-def result_json(project: Project | None, diagnostics: Sequence[Diagnostic]) -> dict[str, Any]:
+def result_json(
+    project: Project | None, diagnostics: Sequence[Diagnostic], files_read: Sequence[Path] = ()
+) -> dict[str, Any]:
     return {
         "ok": project is not None,
-        "summary": summarize(project) if project is not None else None,
+        "summary": summarize(project, files_read) if project is not None else None,
         "diagnostics": [d.to_json() for d in diagnostics],
     }
 

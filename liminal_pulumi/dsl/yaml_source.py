@@ -3,11 +3,22 @@
 Mappings become `YamlMap` (a dict) and sequences `YamlList` (a list); both carry the `Location`
 of themselves, of every key and of every value, so that any later stage (inheritance, checks,
 pydantic validation) can point a user at the exact line and column. Scalars are the usual YAML
-1.1 values (PyYAML's safe constructors, libyaml's fast composer when available).
+1.1 values (PyYAML's safe constructors, libyaml's fast composer when available); for a plain
+(unquoted) scalar that YAML 1.1 reads as something other than text (`NO` -> false, `1.10` ->
+1.1, `0755` -> 493) the text as written is kept too (`YamlMap.value_texts`), so that values
+which are text to their consumer (environment variables, versions) stay what the user wrote.
+
+Every input's cost is bounded before it is spent: the file's size (`MAX_FILE_BYTES`), its nesting
+depth (checked on libyaml's event stream, which is iterative, before the composer, which
+recurses in C and crashes the process on a file of 100,000 `[`), and the values its aliases
+expand to.
 """
 
 from __future__ import annotations
 
+import errno
+import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +26,13 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from liminal_pulumi import defaults
 from liminal_pulumi.dsl.diagnostics import KeyPath, Location, Reporter
 
 _Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MERGE_TAG = "tag:yaml.org,2002:merge"
-_MAX_DEPTH = 200
+_MAX_DEPTH = defaults.MAX_YAML_DEPTH
+_PLACEHOLDER = re.compile(r"\{\{\s*[A-Za-z0-9._-]+\s*\}\}")
 # The YAML tags a liminal.yml may hold; any other (`!!python/object`, `!Ref`) is refused, not read.
 _CORE_TAGS = frozenset(
     f"tag:yaml.org,2002:{name}"
@@ -36,18 +49,25 @@ class YamlMap(dict[str, Any]):
     loc: Location
     key_locs: dict[str, Location]
     value_locs: dict[str, Location]
+    # key -> the source text of a plain scalar YAML 1.1 read as a non-text value (`NO`, `1.10`)
+    value_texts: dict[str, str]
 
     def __init__(self, *args: Any, loc: Location | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.loc = loc or Location()
         self.key_locs = {}
         self.value_locs = {}
+        self.value_texts = {}
 
     def key_loc(self, key: str) -> Location:
         return self.key_locs.get(key) or self.loc.child(key)
 
     def value_loc(self, key: str) -> Location:
         return self.value_locs.get(key) or self.key_loc(key)
+
+    def value_text(self, key: str) -> str | None:
+        """The source text of `key`'s value when YAML read a plain scalar as a non-text value."""
+        return self.value_texts.get(key)
 
     def put(self, key: str, value: Any, source: YamlMap | None = None) -> None:
         """Set `key`, carrying over where it was written in `source` (default: here)."""
@@ -57,6 +77,10 @@ class YamlMap(dict[str, Any]):
                 self.key_locs[key] = source.key_locs[key]
             if key in source.value_locs:
                 self.value_locs[key] = source.value_locs[key]
+            if key in source.value_texts and source[key] is value:
+                self.value_texts[key] = source.value_texts[key]
+            else:
+                self.value_texts.pop(key, None)
 
     def derive(self, keys: Any = None) -> YamlMap:
         """A copy (optionally of some keys only) that keeps every location."""
@@ -72,11 +96,14 @@ class YamlList(list[Any]):
 
     loc: Location
     item_locs: list[Location]
+    # index -> source text of a plain scalar YAML 1.1 read as a non-text value (see YamlMap)
+    item_texts: dict[int, str]
 
     def __init__(self, *args: Any, loc: Location | None = None) -> None:
         super().__init__(*args)
         self.loc = loc or Location()
         self.item_locs = []
+        self.item_texts = {}
 
     def item_loc(self, index: int) -> Location:
         if 0 <= index < len(self.item_locs):
@@ -87,6 +114,13 @@ class YamlList(list[Any]):
         self.append(value)
         self.item_locs.extend([self.loc.child(len(self) - 1)] * (len(self) - len(self.item_locs)))
         self.item_locs[len(self) - 1] = where
+
+
+def _source_text(node: Node, value: Any) -> str | None:
+    """The text of a plain scalar that YAML 1.1 did not read as text (None otherwise)."""
+    if isinstance(node, ScalarNode) and not node.style and not isinstance(value, str):
+        return str(node.value)
+    return None
 
 
 def location_of(value: Any) -> Location | None:
@@ -143,9 +177,11 @@ class _Builder:
         if isinstance(node, SequenceNode):
             items = YamlList(loc=self.where(node, path))
             for index, item in enumerate(node.value):
-                items.append_from(
-                    self.build(item, (*path, index), depth + 1), self.where(item, (*path, index))
-                )
+                value = self.build(item, (*path, index), depth + 1)
+                items.append_from(value, self.where(item, (*path, index)))
+                text = _source_text(item, value)
+                if text is not None:
+                    items.item_texts[index] = text
             return items
         if isinstance(node, MappingNode):
             return self.mapping(node, path, depth)
@@ -182,9 +218,13 @@ class _Builder:
                     key_loc, f"duplicate key `{key}` (first written at line {first.line})"
                 )
                 continue
-            result[key] = self.build(value_node, (*path, key), depth + 1)
+            value = self.build(value_node, (*path, key), depth + 1)
+            result[key] = value
             result.key_locs[key] = key_loc
             result.value_locs[key] = self.where(value_node, (*path, key))
+            text = _source_text(value_node, value)
+            if text is not None:
+                result.value_texts[key] = text
         for source in merged:  # `<<: *anchor`: explicit keys win
             for key in source:
                 if key not in result:
@@ -207,6 +247,10 @@ def parse_yaml_text(text: str, file: Path, reporter: Reporter) -> Any:
 
     Returns None when the text is not usable YAML (after reporting why).
     """
+    too_deep = _too_deep(text, file)
+    if too_deep is not None:
+        reporter.error(too_deep, f"values are nested more than {_MAX_DEPTH} levels deep")
+        return None
     try:
         documents = list(yaml.compose_all(text, Loader=_Loader))
     except yaml.MarkedYAMLError as exc:
@@ -239,6 +283,57 @@ def parse_yaml_text(text: str, file: Path, reporter: Reporter) -> Any:
     return value
 
 
+def _too_deep(text: str, file: Path) -> Location | None:
+    """Where `text` nests collections deeper than `_MAX_DEPTH`, found before anything recurses.
+
+    A cheap bound comes first: block nesting needs indentation (depth <= 2 x the longest line)
+    and flow nesting needs a bracket per level; only a text that could exceed the limit has its
+    events counted (libyaml's parser keeps explicit stacks, it does not recurse). Syntax errors
+    are left to the composer, which reports them located.
+    """
+    longest = max((len(line) for line in text.splitlines()), default=0)
+    # `{{ name }}` placeholders hold no collection: each adds at most 2 levels, never nested.
+    placeholders = len(_PLACEHOLDER.findall(text))
+    brackets = text.count("[") + text.count("{") - 2 * placeholders + 2
+    if 2 * longest + 2 + brackets <= _MAX_DEPTH:
+        return None
+    # One frame per open collection: [is_mapping, next key or index, expecting a key].
+    frames: list[list[Any]] = []
+    path: list[str | int] = []
+
+    def consumed() -> None:  # a value (scalar, alias or whole collection) ended in the parent
+        if frames:
+            frame = frames[-1]
+            if frame[0]:
+                frame[2] = not frame[2]
+            else:
+                frame[1] += 1
+
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
+                if frames:
+                    path.append(frames[-1][1])
+                if len(frames) >= _MAX_DEPTH:
+                    mark = event.start_mark
+                    if mark is None:
+                        return Location(file, 1, 1, tuple(path[:8]))
+                    return Location(file, mark.line + 1, mark.column + 1, tuple(path[:8]))
+                frames.append([isinstance(event, yaml.MappingStartEvent), 0, True])
+            elif isinstance(event, yaml.SequenceEndEvent | yaml.MappingEndEvent):
+                frames.pop()
+                if path:
+                    path.pop()
+                consumed()
+            elif isinstance(event, yaml.ScalarEvent | yaml.AliasEvent):
+                if frames and frames[-1][0] and frames[-1][2]:
+                    frames[-1][1] = getattr(event, "value", "") or ""
+                consumed()
+    except yaml.YAMLError:
+        return None
+    return None
+
+
 def _expanded_size(value: Any, sizes: dict[int, int]) -> int:
     """How many values `value` holds once aliases are expanded (shared values counted once each
     time they are referred to, computed once)."""
@@ -253,8 +348,24 @@ def _expanded_size(value: Any, sizes: dict[int, int]) -> int:
 
 
 def parse_yaml_file(file: Path, reporter: Reporter) -> Any:
+    """The located values of one liminal.yml; problems (not a regular file, too big, unreadable,
+    not UTF-8, bad YAML) go to `reporter` and give None. Never blocks: a FIFO or a device named
+    liminal.yml is refused from its file type, before it is opened."""
+    kind = file_kind_problem(file)
+    if kind is not None:
+        reporter.error(Location(file), kind)
+        return None
     try:
-        text = file.read_text(encoding="utf-8")
+        with open(file, "rb") as stream:
+            data = stream.read(defaults.MAX_DSL_FILE_BYTES + 1)
+        if len(data) > defaults.MAX_DSL_FILE_BYTES:
+            reporter.error(
+                Location(file),
+                f"the file is larger than {defaults.MAX_DSL_FILE_BYTES:,} bytes; "
+                "a liminal.yml describes pipelines, it does not hold data",
+            )
+            return None
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         reporter.error(Location(file), f"the file is not UTF-8 text ({exc.reason})")
         return None
@@ -262,3 +373,20 @@ def parse_yaml_file(file: Path, reporter: Reporter) -> Any:
         reporter.error(Location(file), f"cannot read the file: {exc.strerror or exc}")
         return None
     return parse_yaml_text(text, file, reporter)
+
+
+def file_kind_problem(file: Path) -> str | None:
+    """Why `file` cannot be read as a liminal.yml without risk (a FIFO would block forever, a
+    device never end, a symlink loop never resolve), or None for a regular file."""
+    try:
+        mode = file.stat().st_mode  # follows symlinks: the target is what gets read
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "the file is a symbolic link loop; point it at a real file or remove it"
+        return f"cannot read the file: {exc.strerror or exc}"
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a folder is named like a liminal.yml; rename it"
+    what = "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a device or socket"
+    return f"the file is {what}, not a regular file; a liminal.yml must be a plain text file"

@@ -196,8 +196,8 @@ def test_dags_iris_tasks_in_order_with_pod_arguments(bag: dict, dags_folder: Pat
     assert train["cmds"] == ["/bin/bash", "-c"]
     assert train["arguments"] == ["python -u training.py train"]
     assert train["env_vars"] == {"MOUNT_PATH": "/mnt/gettingstartedvol"}
-    assert train["volumes"] == {"gettingstartedvol-pvc": "model-store-efs"}
-    assert train["volume_mounts"] == {"gettingstartedvol-pvc": "/mnt/gettingstartedvol"}
+    assert train["volumes"] == {"vol-gettingstartedvol-pvc": "model-store-efs"}
+    assert train["volume_mounts"] == {"vol-gettingstartedvol-pvc": "/mnt/gettingstartedvol"}
     assert train["namespace"] == "liminal-jobs"
     assert train["config_file"] == str(dags_folder / "kubeconfig.yaml")
     assert train["in_cluster"] is False

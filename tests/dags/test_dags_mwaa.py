@@ -75,7 +75,7 @@ def test_dags_container_tasks_are_eks_pod_operators_of_the_amazon_provider(
         assert fields["config_file"] is None and fields["in_cluster"] is False
         assert fields["namespace"] == "liminal"
         assert fields["image"] == ECR_IMAGE
-        assert fields["volumes"] == {"gettingstartedvol-pvc": "liminal-model-store"}
+        assert fields["volumes"] == {"vol-gettingstartedvol-pvc": "liminal-model-store"}
     drift = {t["task_id"]: t for t in stack_bag["dags"]["my_datascience_server_drift"]["tasks"]}
     assert drift["drift"]["class"] == "EksPodOperator"
     assert drift["drift"]["fields"]["cluster_name"] == CLUSTER

@@ -65,6 +65,7 @@ pipelines:
 
 
 def test_emr_archetype_with_cloudformation_wrapping(tmp_path: Path) -> None:
+    (tmp_path / "app/spark_code").mkdir(parents=True)  # the task's image's build context
     project, warnings = load(tmp_path, {"infra/liminal.yml": PARENT, "app/liminal.yml": CHILD})
     (file,) = project.files
     tasks = file.pipelines[0].tasks
