@@ -105,16 +105,12 @@ def validate(name: str, args: ClusterArgs) -> None:
             node_ami_type(args.instance_types)
         except ValueError as error:
             problems.add("instance_types", str(error))
-    problems.check(
-        "node_min_size/node_desired_size/node_max_size",
-        checks.ordered_sizes(args.node_min_size, args.node_desired_size, args.node_max_size),
+    checks.check_nodes_and_endpoint(
+        problems,
+        (args.node_min_size, args.node_desired_size, args.node_max_size),
+        args.endpoint_public_access,
+        args.public_access_cidrs,
     )
-    problems.check(
-        "public_access_cidrs",
-        checks.public_endpoint(args.endpoint_public_access, args.public_access_cidrs),
-    )
-    for problem in checks.open_cidrs(args.public_access_cidrs):
-        problems.add("public_access_cidrs", problem)
     try:
         if dns_label(args.namespace) != args.namespace:
             problems.add("namespace", f"{args.namespace!r} is not a Kubernetes DNS label")

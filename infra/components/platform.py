@@ -164,16 +164,12 @@ def validate(name: str, args: PlatformArgs) -> None:
     elif len(args.network.private_subnet_ids) < MWAA_SUBNET_COUNT:
         problems.add("network", "an existing network needs at least 2 private subnets (MWAA, EKS)")
     if args.cluster is None:
-        problems.check(
-            "node_min_size/node_desired_size/node_max_size",
-            checks.ordered_sizes(args.node_min_size, args.node_desired_size, args.node_max_size),
+        checks.check_nodes_and_endpoint(
+            problems,
+            (args.node_min_size, args.node_desired_size, args.node_max_size),
+            args.endpoint_public_access,
+            args.public_access_cidrs,
         )
-        problems.check(
-            "public_access_cidrs",
-            checks.public_endpoint(args.endpoint_public_access, args.public_access_cidrs),
-        )
-        for problem in checks.open_cidrs(args.public_access_cidrs):
-            problems.add("public_access_cidrs", problem)
     if dns_label_or_none(args.namespace) != args.namespace:
         problems.add("namespace", f"{args.namespace!r} is not a Kubernetes DNS label")
     problems.one_of("airflow_version", args.airflow_version, defaults.SUPPORTED_AIRFLOW_VERSIONS)

@@ -105,3 +105,20 @@ def environment_name(name: str) -> str | None:
         f"{name!r} must start with a letter and hold only letters, digits and '-', "
         "at most 40 characters (it names the EKS cluster, MWAA environment, ECR and S3 prefixes)"
     )
+
+
+def check_nodes_and_endpoint(
+    problems: Problems,
+    sizes: tuple[int, int, int],
+    endpoint_public_access: bool,
+    public_access_cidrs: Sequence[str],
+) -> None:
+    """The node group's sizes (min <= desired <= max) and the API endpoint's exposure (public
+    only when limited to CIDRs, none of them open), as `Cluster` and `LiminalPlatform` check
+    them."""
+    problems.check("node_min_size/node_desired_size/node_max_size", ordered_sizes(*sizes))
+    problems.check(
+        "public_access_cidrs", public_endpoint(endpoint_public_access, public_access_cidrs)
+    )
+    for problem in open_cidrs(public_access_cidrs):
+        problems.add("public_access_cidrs", problem)

@@ -589,19 +589,10 @@ def drift_irsa_trust_policy(
 ) -> PolicyDocument:
     """Trust for the drift task's pods only: the one service account, in the liminal namespace,
     through the cluster's OIDC provider (IRSA)."""
-    issuer = oidc_provider_url.removeprefix("https://")
-    return _document(
-        {
-            "Effect": "Allow",
-            "Principal": {"Federated": oidc_provider_arn},
-            "Action": "sts:AssumeRoleWithWebIdentity",
-            "Condition": {
-                "StringEquals": {
-                    f"{issuer}:aud": "sts.amazonaws.com",
-                    f"{issuer}:sub": f"system:serviceaccount:{namespace}:{service_account}",
-                }
-            },
-        }
+    return iam_policies.irsa_trust_policy(
+        oidc_provider_arn,
+        oidc_provider_url,
+        f"system:serviceaccount:{namespace}:{service_account}",
     )
 
 
