@@ -114,5 +114,21 @@ def plan_drift_dags(
         pipeline = drift_pipeline(file, service)
         if pipeline is not None:
             plan = plan_pipeline(file, pipeline, facts, facts_folder)
+            if defaults.CLOUDWATCH_BACKEND in file.metrics.backends:
+                plan = _as_drift_service_account(plan)
             plans.append(dataclasses.replace(plan, tags=(*plan.tags, defaults.DRIFT_DAG_TAG)))
     return plans
+
+
+def _as_drift_service_account(plan: DagPlan) -> DagPlan:
+    """The drift task's pod runs as the service account whose IAM role (IRSA, created by the
+    Monitoring component) may put its metrics in CloudWatch; nothing else gets that role."""
+    tasks = []
+    for task in plan.tasks:
+        if task.container is not None:
+            pod_args = {**task.container.pod_args}
+            pod_args.setdefault("service_account_name", defaults.DRIFT_SERVICE_ACCOUNT)
+            container = dataclasses.replace(task.container, pod_args=pod_args)
+            task = dataclasses.replace(task, container=container)
+        tasks.append(task)
+    return dataclasses.replace(plan, tasks=tuple(tasks))

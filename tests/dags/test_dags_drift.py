@@ -43,6 +43,28 @@ def test_a_monitored_service_gets_a_drift_dag_with_its_schedule_and_mounts() -> 
     assert "drift" in drift.tags
 
 
+def test_the_drift_pod_runs_as_the_metrics_service_account_only_when_it_publishes(
+    tmp_path: Path,
+) -> None:
+    from liminal_pulumi import defaults
+    from liminal_pulumi.airflow.dag_builder import build_dag
+
+    text = (IRIS / "liminal.yml").read_text()
+    head, sep, rest = text.partition("name: MyDataScienceApp\n")
+    (tmp_path / "liminal.yml").write_text(
+        head + sep + "metrics:\n  backends: [cloudwatch]\n" + rest
+    )
+    facts = DeploymentFacts(cluster_name="liminal-dev", region="eu-west-1")
+    for folder, expected in ((tmp_path, defaults.DRIFT_SERVICE_ACCOUNT), (IRIS, None)):
+        (file,) = load_project(folder).files
+        (drift,) = [p for p in plan_file(file, facts) if p.dag_id.endswith("_drift")]
+        container = drift.tasks[1].container
+        assert container is not None
+        assert container.pod_args.get("service_account_name") == expected
+        pod = build_dag(drift).get_task("drift")
+        assert getattr(pod, "service_account_name", None) == expected
+
+
 def test_an_unmonitored_service_gets_no_drift_dag(tmp_path: Path) -> None:
     text = (IRIS / "liminal.yml").read_text()
     cut = text.index("    # Log every prediction")
