@@ -264,7 +264,7 @@ def convert(rule: Rule, value: Any) -> Any:
             raise wrong
         return value
     if rule.kind == "date":
-        moment = _date(value)
+        moment = to_datetime(value)
         if moment is None:
             raise wrong
         return moment.isoformat()
@@ -285,7 +285,8 @@ def convert(rule: Rule, value: Any) -> Any:
     raise AssertionError(rule.kind)
 
 
-def _date(value: Any) -> dt.datetime | None:
+def to_datetime(value: Any) -> dt.datetime | None:
+    """A YAML date/datetime/ISO text as an aware datetime (UTC when no zone is given)."""
     if isinstance(value, dt.datetime):
         moment = value
     elif isinstance(value, dt.date):

@@ -144,22 +144,6 @@ def describe(value: Any) -> str:
     return type(value).__name__
 
 
-def to_datetime(value: Any) -> dt.datetime | None:
-    """A YAML date/datetime/ISO text as an aware datetime (UTC when no zone is given)."""
-    if isinstance(value, dt.datetime):
-        moment = value
-    elif isinstance(value, dt.date):
-        moment = dt.datetime(value.year, value.month, value.day)
-    elif isinstance(value, str):
-        try:
-            moment = dt.datetime.fromisoformat(value.strip())
-        except ValueError:
-            return None
-    else:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-
-
 def as_text(value: Any, source_text: str | None = None) -> Any:
     """Scalars as the text a shell or an environment variable sees; other values unchanged.
 
@@ -607,7 +591,7 @@ class FileNormalizer:
                 pipeline.value_locs["schedule"] = entry.value_loc("schedule_interval")
         self.check_schedule(pipeline)
         if "start_date" in pipeline:
-            start = to_datetime(pipeline["start_date"])
+            start = airflow_rules.to_datetime(pipeline["start_date"])
             if start is None:
                 self.error(
                     pipeline.value_loc("start_date"),

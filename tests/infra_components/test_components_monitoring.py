@@ -175,19 +175,23 @@ def test_drift_task_identity_is_least_privilege(pulumi_mocks, monitoring):
     assert monitoring["component"].drift_service_account == defaults.DRIFT_SERVICE_ACCOUNT
 
 
+def _oidc_less_connection(provider_name):
+    """An existing cluster given without its OIDC provider."""
+    return ClusterConnection(
+        name="c",
+        arn="arn:aws:eks:us-east-1:123456789012:cluster/c",
+        endpoint="https://c",
+        certificate_authority="Q0E=",
+        cluster_security_group_id="sg-1",
+        node_security_group_id="sg-2",
+        kubeconfig="{}",
+        provider=k8s.Provider(provider_name, kubeconfig="{}"),
+    )
+
+
 def test_bad_arguments_are_refused_together_before_any_resource(pulumi_mocks):
     def program():
-        provider = k8s.Provider("k8s-for-bad-monitoring", kubeconfig="{}")
-        connection = ClusterConnection(
-            name="c",
-            arn="arn:aws:eks:us-east-1:123456789012:cluster/c",
-            endpoint="https://c",
-            certificate_authority="Q0E=",
-            cluster_security_group_id="sg-1",
-            node_security_group_id="sg-2",
-            kubeconfig="{}",
-            provider=provider,
-        )
+        connection = _oidc_less_connection("k8s-for-bad-monitoring")
         before = len(pulumi_mocks.registrations())
         with pytest.raises(ComponentArgumentError) as raised:
             Monitoring(
@@ -211,17 +215,7 @@ def test_a_drift_check_publishing_metrics_needs_the_cluster_oidc_provider(pulumi
     assert monitoring_plan.drift_metrics_namespaces(services)  # the IRSA role is needed
 
     def program():
-        provider = k8s.Provider("k8s-for-oidc-less-monitoring", kubeconfig="{}")
-        connection = ClusterConnection(
-            name="c",
-            arn="arn:aws:eks:us-east-1:123456789012:cluster/c",
-            endpoint="https://c",
-            certificate_authority="Q0E=",
-            cluster_security_group_id="sg-1",
-            node_security_group_id="sg-2",
-            kubeconfig="{}",
-            provider=provider,
-        )
+        connection = _oidc_less_connection("k8s-for-oidc-less-monitoring")
         with pytest.raises(ComponentArgumentError) as raised:
             Monitoring(
                 "no-oidc",
